@@ -1,0 +1,1 @@
+"""A collaborative shared inbox for customer service teams."""

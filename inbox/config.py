@@ -1,0 +1,76 @@
+"""Settings read from the environment, with an embedded default that needs none."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    data_dir: Path
+    # Cookies marked Secure are dropped by browsers on plain-http localhost,
+    # so the embedded default leaves it off; production sets it.
+    secure_cookies: bool
+    allowed_origins: tuple[str, ...]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _secret_key(data_dir: Path) -> str:
+    """The signing key: from the environment, else one generated once per data dir.
+
+    Persisting it keeps sessions valid across restarts of the embedded app
+    without asking anyone to configure a key.
+    """
+    from_env = os.environ.get("INBOX_SECRET_KEY")
+    if from_env:
+        return from_env
+    key_file = data_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ) if env is None else env
+    data_dir = Path(env.get("INBOX_DATA_DIR", "data")).resolve()
+    database_url = env.get("INBOX_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'inbox.sqlite3'}"
+    database_url = normalise_database_url(database_url)
+    if database_url.startswith("sqlite"):
+        data_dir.mkdir(parents=True, exist_ok=True)
+    origins = tuple(o.strip() for o in env.get("INBOX_ALLOWED_ORIGINS", "").split(",") if o.strip())
+    return Settings(
+        database_url=database_url,
+        redis_url=env.get("INBOX_REDIS_URL") or None,
+        secret_key=_secret_key(data_dir),
+        data_dir=data_dir,
+        secure_cookies=env.get("INBOX_SECURE_COOKIES", "").lower() in {"1", "true", "yes"},
+        allowed_origins=origins,
+    )
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs platforms hand out (postgres://...) and pick the async drivers."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url

@@ -1,0 +1,16 @@
+"""The domain model. Import models from here."""
+
+from .agents import Agent, InboxAgentAccess, InboxTeamAccess, Role, Team, TeamMember
+from .base import Base, utcnow
+from .collab import DirectMessage
+from .conversations import Attachment, Conversation, Delivery, Direction, Message, Status
+from .customers import Customer, CustomerNote, CustomerTag, Identity, IdentityKind, Purchase
+from .inboxes import ChannelKind, Inbox
+from .log import AuditEntry, OutboxEvent
+
+__all__ = [
+    "Agent", "Attachment", "AuditEntry", "Base", "ChannelKind", "Conversation", "Customer",
+    "CustomerNote", "CustomerTag", "Delivery", "DirectMessage", "Direction", "Identity",
+    "IdentityKind", "Inbox", "InboxAgentAccess", "InboxTeamAccess", "Message", "OutboxEvent",
+    "Purchase", "Role", "Status", "Team", "TeamMember", "utcnow",
+]
