@@ -51,7 +51,9 @@ def _secret_key(data_dir: Path) -> str:
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ) if env is None else env
     data_dir = Path(env.get("INBOX_DATA_DIR", "data")).resolve()
-    database_url = env.get("INBOX_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'inbox.sqlite3'}"
+    database_url = (
+        env.get("INBOX_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'inbox.sqlite3'}"
+    )
     database_url = normalise_database_url(database_url)
     if database_url.startswith("sqlite"):
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,11 @@
 """Every exception the application raises on purpose.
 
-    InboxError                  base; carries an HTTP status and a message safe to show
-    ├── BadRequest              400: malformed or invalid input
-    ├── NotAuthenticated        401: no or wrong credentials
-    ├── Forbidden               403: authenticated but not allowed (role, CSRF)
-    ├── NotFound                404: absent, or not visible to this agent
-    └── Conflict                409: the state moved on (already claimed, stale version)
+InboxError                  base; carries an HTTP status and a message safe to show
+├── BadRequest              400: malformed or invalid input
+├── NotAuthenticated        401: no or wrong credentials
+├── Forbidden               403: authenticated but not allowed (role, CSRF)
+├── NotFound                404: absent, or not visible to this agent
+└── Conflict                409: the state moved on (already claimed, stale version)
 """
 
 from __future__ import annotations

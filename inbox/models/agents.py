@@ -24,8 +24,13 @@ class Agent(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, create_constraint=True, length=16,
-             values_callable=lambda e: [m.value for m in e]),
+        Enum(
+            Role,
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        ),
         default=Role.AGENT,
     )
     password_hash: Mapped[str | None] = mapped_column(String(200))
@@ -57,7 +62,9 @@ class Team(Base):
 class TeamMember(Base):
     __tablename__ = "team_members"
 
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
     agent_id: Mapped[int] = mapped_column(
         ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -68,7 +75,9 @@ class InboxAgentAccess(Base):
 
     __tablename__ = "inbox_agent_access"
 
-    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(
+        ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True
+    )
     agent_id: Mapped[int] = mapped_column(
         ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -80,5 +89,9 @@ class InboxTeamAccess(Base):
     __tablename__ = "inbox_team_access"
     __table_args__ = (UniqueConstraint("team_id", "inbox_id"),)
 
-    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(
+        ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )

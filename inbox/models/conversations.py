@@ -12,8 +12,13 @@ from .base import Base, BigID, utcnow
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, create_constraint=True, length=16,
-                values_callable=lambda e: [m.value for m in e])
+    return Enum(
+        cls,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+    )
 
 
 class Status(enum.StrEnum):
@@ -80,7 +85,9 @@ class Message(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"))
     direction: Mapped[Direction] = mapped_column(_enum(Direction))
-    sender_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    sender_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
     text: Mapped[str] = mapped_column(Text, default="")
     # Already sanitised; safe to render as markup.
     html: Mapped[str | None] = mapped_column(Text)
@@ -98,7 +105,9 @@ class Attachment(Base):
     __tablename__ = "attachments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(BigInteger)

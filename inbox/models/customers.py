@@ -50,10 +50,17 @@ class Identity(Base):
     __table_args__ = (UniqueConstraint("kind", "value"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[IdentityKind] = mapped_column(
-        Enum(IdentityKind, native_enum=False, create_constraint=True, length=16,
-             values_callable=lambda e: [m.value for m in e])
+        Enum(
+            IdentityKind,
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        )
     )
     value: Mapped[str] = mapped_column(String(320))
     verified: Mapped[bool] = mapped_column(default=False)

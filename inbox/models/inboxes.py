@@ -29,8 +29,13 @@ class Inbox(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     channel: Mapped[ChannelKind] = mapped_column(
-        Enum(ChannelKind, native_enum=False, create_constraint=True, length=16,
-             values_callable=lambda e: [m.value for m in e])
+        Enum(
+            ChannelKind,
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        )
     )
     # Non-secret channel settings (addresses, hosts, folders).
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,102 @@
+"""Who may see what. Every read and every event audience goes through here.
+
+An agent sees an inbox when they are an admin, were granted it directly, or
+belong to a team that was granted it. Conversations and messages follow
+their inbox; a customer is visible through any visible conversation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, exists, literal, select, union
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inbox.errors import NotFound
+from inbox.models import (
+    Agent,
+    Conversation,
+    Customer,
+    Inbox,
+    InboxAgentAccess,
+    InboxTeamAccess,
+    Role,
+    TeamMember,
+)
+
+
+async def visible_inbox_ids(session: AsyncSession, agent: Agent) -> set[int]:
+    if agent.is_admin:
+        return set((await session.scalars(select(Inbox.id))).all())
+    direct = select(InboxAgentAccess.inbox_id).where(InboxAgentAccess.agent_id == agent.id)
+    via_team = (
+        select(InboxTeamAccess.inbox_id)
+        .join(TeamMember, TeamMember.team_id == InboxTeamAccess.team_id)
+        .where(TeamMember.agent_id == agent.id)
+    )
+    return set((await session.scalars(union(direct, via_team))).all())
+
+
+async def inbox_audience(session: AsyncSession, inbox_id: int) -> frozenset[int]:
+    """Active agents who may see this inbox."""
+    return await _audience_for_inboxes(session, select(literal(inbox_id)))
+
+
+async def customer_audience(session: AsyncSession, customer_id: int) -> frozenset[int]:
+    """Active agents who may see this customer: via any of their conversations' inboxes."""
+    inbox_ids = select(Conversation.inbox_id).where(Conversation.customer_id == customer_id)
+    return await _audience_for_inboxes(session, inbox_ids)
+
+
+async def _audience_for_inboxes(session: AsyncSession, inbox_ids: Select[Any]) -> frozenset[int]:
+    direct = select(InboxAgentAccess.agent_id).where(InboxAgentAccess.inbox_id.in_(inbox_ids))
+    via_team = (
+        select(TeamMember.agent_id)
+        .join(InboxTeamAccess, InboxTeamAccess.team_id == TeamMember.team_id)
+        .where(InboxTeamAccess.inbox_id.in_(inbox_ids))
+    )
+    admins = select(Agent.id).where(Agent.role == Role.ADMIN)
+    ids = union(direct, via_team, admins).subquery()
+    rows = await session.scalars(
+        select(Agent.id).where(Agent.id.in_(select(ids.c[0])), Agent.is_active.is_(True))
+    )
+    return frozenset(rows.all())
+
+
+async def can_see_inbox(session: AsyncSession, agent: Agent, inbox_id: int) -> bool:
+    return inbox_id in await visible_inbox_ids(session, agent)
+
+
+async def get_visible_conversation(
+    session: AsyncSession, agent: Agent, conversation_id: int, *, for_update: bool = False
+) -> Conversation:
+    """The conversation, or NotFound if it is absent or not the agent's to see.
+
+    Both cases answer the same, so ids can't be probed.
+    """
+    stmt = select(Conversation).where(Conversation.id == conversation_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    conv = await session.scalar(stmt)
+    if conv is None or not await can_see_inbox(session, agent, conv.inbox_id):
+        raise NotFound("conversation not found")
+    return conv
+
+
+async def get_visible_customer(session: AsyncSession, agent: Agent, customer_id: int) -> Customer:
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("customer not found")
+    if agent.is_admin:
+        return customer
+    inbox_ids = await visible_inbox_ids(session, agent)
+    visible = await session.scalar(
+        select(
+            exists().where(
+                Conversation.customer_id == customer_id, Conversation.inbox_id.in_(inbox_ids)
+            )
+        )
+    )
+    if not visible:
+        raise NotFound("customer not found")
+    return customer

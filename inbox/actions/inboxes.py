@@ -1,0 +1,94 @@
+"""Inboxes and who may see them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from inbox.access import inbox_audience
+from inbox.errors import BadRequest, NotFound
+from inbox.events import Audience, InboxAccessChanged
+from inbox.models import Agent, ChannelKind, Inbox, InboxAgentAccess, InboxTeamAccess, Team
+from inbox.runtime import Runtime
+
+from .agents import check_admin
+from .transaction import transaction
+
+
+async def do_create_inbox(
+    rt: Runtime,
+    actor: Agent | None,
+    *,
+    name: str,
+    channel: ChannelKind,
+    config: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+    team_ids: list[int] | None = None,
+    agent_ids: list[int] | None = None,
+) -> Inbox:
+    check_admin(actor)
+    if not name.strip():
+        raise BadRequest("an inbox name is required")
+    async with transaction(rt) as tx:
+        inbox = Inbox(
+            name=name.strip(), channel=channel, config=config or {}, secrets=secrets or {}
+        )
+        tx.session.add(inbox)
+        await tx.session.flush()
+        for team_id in team_ids or []:
+            if await tx.session.get(Team, team_id) is None:
+                raise NotFound(f"no team with id {team_id}")
+            tx.session.add(InboxTeamAccess(inbox_id=inbox.id, team_id=team_id))
+        for agent_id in agent_ids or []:
+            if await tx.session.get(Agent, agent_id) is None:
+                raise NotFound(f"no agent with id {agent_id}")
+            tx.session.add(InboxAgentAccess(inbox_id=inbox.id, agent_id=agent_id))
+        await tx.session.flush()
+        # Secrets are never written to the audit log.
+        tx.audit(actor, "inbox.created", "inbox", inbox.id, name=inbox.name, channel=channel.value)
+        tx.emit(
+            InboxAccessChanged(inbox_id=inbox.id),
+            Audience(await inbox_audience(tx.session, inbox.id)),
+        )
+    return inbox
+
+
+async def do_grant_inbox_access(
+    rt: Runtime,
+    actor: Agent | None,
+    inbox_id: int,
+    *,
+    team_id: int | None = None,
+    agent_id: int | None = None,
+) -> None:
+    check_admin(actor)
+    if (team_id is None) == (agent_id is None):
+        raise BadRequest("grant to exactly one of a team or an agent")
+    async with transaction(rt) as tx:
+        if await tx.session.get(Inbox, inbox_id) is None:
+            raise NotFound("inbox not found")
+        if team_id is not None:
+            if await tx.session.get(Team, team_id) is None:
+                raise NotFound(f"no team with id {team_id}")
+            existing = await tx.session.get(InboxTeamAccess, (inbox_id, team_id))
+            if existing is None:
+                tx.session.add(InboxTeamAccess(inbox_id=inbox_id, team_id=team_id))
+        else:
+            if await tx.session.get(Agent, agent_id) is None:
+                raise NotFound(f"no agent with id {agent_id}")
+            existing_a = await tx.session.scalar(
+                select(InboxAgentAccess).where(
+                    InboxAgentAccess.inbox_id == inbox_id, InboxAgentAccess.agent_id == agent_id
+                )
+            )
+            if existing_a is None:
+                tx.session.add(InboxAgentAccess(inbox_id=inbox_id, agent_id=agent_id))
+        await tx.session.flush()
+        tx.audit(
+            actor, "inbox.access_granted", "inbox", inbox_id, team_id=team_id, agent_id=agent_id
+        )
+        tx.emit(
+            InboxAccessChanged(inbox_id=inbox_id),
+            Audience(await inbox_audience(tx.session, inbox_id)),
+        )

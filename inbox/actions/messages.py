@@ -1,0 +1,242 @@
+"""Messages on a conversation: inbound from customers, replies, private notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from inbox.access import get_visible_conversation, inbox_audience
+from inbox.channels.base import InboundMessage
+from inbox.errors import BadRequest, Conflict, NotFound
+from inbox.events import Audience, ConversationCreated, ConversationStatusChanged, MessageCreated
+from inbox.models import (
+    Agent,
+    Attachment,
+    Conversation,
+    Customer,
+    Delivery,
+    Direction,
+    Inbox,
+    Message,
+    Status,
+    utcnow,
+)
+from inbox.profiles.identities import attach_free_identities, find_customer
+from inbox.runtime import Runtime
+from inbox.sanitize import clean_html, preview
+
+from .conversations import claim_if_unassigned
+from .transaction import Transaction, transaction
+
+MAX_TEXT = 100_000
+
+
+def _check_text(text: str) -> str:
+    text = text.replace("\x00", "").strip()
+    if not text:
+        raise BadRequest("the message is empty")
+    if len(text) > MAX_TEXT:
+        raise BadRequest(f"the message is longer than {MAX_TEXT} characters")
+    return text
+
+
+async def do_post_note(rt: Runtime, actor: Agent, conversation_id: int, text: str) -> Message:
+    """A private note: seen by agents of the inbox, never sent to the customer."""
+    text = _check_text(text)
+    async with transaction(rt) as tx:
+        conv = await get_visible_conversation(tx.session, actor, conversation_id)
+        return await _add_agent_message(tx, actor, conv, Direction.NOTE, text)
+
+
+async def do_post_reply(rt: Runtime, actor: Agent, conversation_id: int, text: str) -> Message:
+    """A reply to the customer, stored as outbound and queued for its channel.
+
+    Replying to an unassigned conversation claims it. An agent can't reply to
+    a conversation someone else holds; a lead or admin can step in.
+    """
+    text = _check_text(text)
+    async with transaction(rt) as tx:
+        conv = await get_visible_conversation(tx.session, actor, conversation_id)
+        if conv.assignee_id is None:
+            await claim_if_unassigned(tx, actor, conversation_id, reason="replied")
+        if conv.assignee_id not in (None, actor.id) and not actor.can_assign_others:
+            holder = await tx.session.scalar(select(Agent.name).where(Agent.id == conv.assignee_id))
+            raise Conflict(f"{holder} is handling this conversation", assignee_id=conv.assignee_id)
+        return await _add_agent_message(tx, actor, conv, Direction.OUTBOUND, text)
+
+
+async def _add_agent_message(
+    tx: Transaction, actor: Agent, conv: Conversation, direction: Direction, text: str
+) -> Message:
+    now = utcnow()
+    message = Message(
+        conversation_id=conv.id,
+        customer_id=conv.customer_id,
+        inbox_id=conv.inbox_id,
+        direction=direction,
+        sender_agent_id=actor.id,
+        text=text,
+        delivery=Delivery.QUEUED if direction is Direction.OUTBOUND else None,
+        created_at=now,
+    )
+    tx.session.add(message)
+    conv.last_activity_at = now
+    if direction is Direction.OUTBOUND:
+        conv.last_message_preview = preview(text)
+    conv.version += 1
+    await tx.session.flush()
+    tx.audit(actor, f"message.{direction.value}", "conversation", conv.id, message_id=message.id)
+    tx.emit(
+        MessageCreated(
+            message_id=message.id,
+            conversation_id=conv.id,
+            inbox_id=conv.inbox_id,
+            customer_id=conv.customer_id,
+            direction=direction.value,
+            sender_agent_id=actor.id,
+        ),
+        # A note never goes to the customer; a reply reaches them via the channel.
+        Audience(
+            await inbox_audience(tx.session, conv.inbox_id),
+            customer_id=conv.customer_id if direction is Direction.OUTBOUND else None,
+        ),
+    )
+    return message
+
+
+@dataclass(frozen=True)
+class Received:
+    message: Message
+    created: bool  # False when this external id was already stored
+
+
+async def do_receive_message(rt: Runtime, inbound: InboundMessage) -> Received:
+    """Store a customer's message: find or create the customer and the conversation."""
+    if not inbound.identities:
+        raise BadRequest("an inbound message needs the sender's identity")
+    if not inbound.external_id:
+        raise BadRequest("an inbound message needs the provider's message id")
+    existing = await _find_existing(rt, inbound)
+    if existing is not None:
+        return Received(existing, created=False)
+    try:
+        async with transaction(rt) as tx:
+            message = await _store_inbound(tx, inbound)
+    except IntegrityError:
+        # A concurrent delivery of the same message won the unique constraint.
+        existing = await _find_existing(rt, inbound)
+        if existing is None:
+            raise
+        return Received(existing, created=False)
+    return Received(message, created=True)
+
+
+async def _find_existing(rt: Runtime, inbound: InboundMessage) -> Message | None:
+    async with rt.read_sessions() as session:
+        return await session.scalar(
+            select(Message).where(
+                Message.inbox_id == inbound.inbox_id, Message.external_id == inbound.external_id
+            )
+        )
+
+
+async def _store_inbound(tx: Transaction, inbound: InboundMessage) -> Message:
+    session = tx.session
+    inbox = await session.get(Inbox, inbound.inbox_id)
+    if inbox is None:
+        raise NotFound("inbox not found")
+    customer = await find_customer(session, inbound.identities)
+    if customer is None:
+        customer = Customer(name=inbound.sender_name.strip()[:200])
+        session.add(customer)
+        await session.flush()
+    elif not customer.name and inbound.sender_name.strip():
+        customer.name = inbound.sender_name.strip()[:200]
+    await attach_free_identities(session, customer, inbound.identities)
+    audience = await inbox_audience(session, inbox.id)
+
+    conv = await session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.customer_id == customer.id,
+            Conversation.inbox_id == inbox.id,
+            Conversation.status != Status.RESOLVED,
+        )
+        .order_by(Conversation.last_activity_at.desc())
+        .limit(1)
+    )
+    now = utcnow()
+    text = inbound.text.replace("\x00", "")
+    if conv is None:
+        conv = Conversation(
+            customer_id=customer.id,
+            inbox_id=inbox.id,
+            subject=preview(inbound.subject or text, 500),
+            status=Status.OPEN,
+            last_activity_at=now,
+        )
+        session.add(conv)
+        await session.flush()
+        tx.audit(None, "conversation.created", "conversation", conv.id)
+        tx.emit(
+            ConversationCreated(
+                conversation_id=conv.id, inbox_id=inbox.id, customer_id=customer.id
+            ),
+            Audience(audience),
+        )
+    message = Message(
+        conversation_id=conv.id,
+        customer_id=customer.id,
+        inbox_id=inbox.id,
+        direction=Direction.INBOUND,
+        text=text,
+        html=clean_html(inbound.html) if inbound.html else None,
+        external_id=inbound.external_id,
+        created_at=now,
+        received_at=inbound.received_at,
+    )
+    session.add(message)
+    await session.flush()
+    session.add_all(
+        Attachment(
+            message_id=message.id,
+            filename=a.filename[:255],
+            content_type=a.content_type[:255],
+            size=a.size,
+            sha256=a.sha256,
+        )
+        for a in inbound.attachments
+    )
+    conv.last_activity_at = now
+    conv.last_message_preview = preview(text)
+    conv.version += 1
+    if conv.status is Status.PENDING:
+        # The customer answered what we were waiting on: it needs an agent again.
+        conv.status = Status.OPEN
+        tx.emit(
+            ConversationStatusChanged(
+                conversation_id=conv.id,
+                inbox_id=inbox.id,
+                status="open",
+                previous_status="pending",
+                by_agent_id=None,
+                version=conv.version,
+            ),
+            Audience(audience),
+        )
+    await session.flush()
+    tx.audit(None, "message.inbound", "conversation", conv.id, message_id=message.id)
+    tx.emit(
+        MessageCreated(
+            message_id=message.id,
+            conversation_id=conv.id,
+            inbox_id=inbox.id,
+            customer_id=customer.id,
+            direction="inbound",
+            sender_agent_id=None,
+        ),
+        Audience(audience),
+    )
+    return message

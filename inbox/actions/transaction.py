@@ -1,0 +1,85 @@
+"""The unit of work every action runs in: rows, audit and outbox commit together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inbox.events import Audience, EventBase, Published
+from inbox.models import Agent, AuditEntry, OutboxEvent
+from inbox.runtime import Runtime
+
+# Any fixed key works; it only has to be the same for every writer.
+_OUTBOX_LOCK_KEY = 0x1B0C5E9
+
+
+class Transaction:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._pending: list[tuple[EventBase, Audience]] = []
+        self.published: list[Published] = []
+
+    def emit(self, event: EventBase, audience: Audience) -> None:
+        """Queue an event; it is written to the outbox with this transaction."""
+        self._pending.append((event, audience))
+
+    def audit(
+        self,
+        actor: Agent | None,
+        action: str,
+        target_type: str,
+        target_id: int | None,
+        **data: Any,
+    ) -> None:
+        self.session.add(
+            AuditEntry(
+                actor_agent_id=actor.id if actor else None,
+                action=action,
+                target_type=target_type,
+                target_id=target_id,
+                data=data,
+            )
+        )
+
+    async def _write_outbox(self) -> None:
+        if not self._pending:
+            return
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Serialise outbox writers for the rest of this transaction, so
+            # sequence numbers become visible in order: a reader resuming at
+            # seq N can never later find a committed event below N.
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:k)"), {"k": _OUTBOX_LOCK_KEY}
+            )
+        rows = [
+            OutboxEvent(
+                type=event.type,
+                payload=event.model_dump(mode="json"),
+                audience=audience.to_json(),
+            )
+            for event, audience in self._pending
+        ]
+        self.session.add_all(rows)
+        await self.session.flush()
+        self.published = [
+            Published(row.seq, event, audience)
+            for row, (event, audience) in zip(rows, self._pending, strict=True)
+        ]
+
+
+@asynccontextmanager
+async def transaction(rt: Runtime) -> AsyncIterator[Transaction]:
+    """Run an action's writes; commit; then publish what it emitted.
+
+    If the block raises, nothing is committed and nothing is published.
+    """
+    async with rt.write_sessions() as session, session.begin():
+        tx = Transaction(session)
+        yield tx
+        await tx._write_outbox()
+    for published in tx.published:
+        await rt.hub.publish(published)

@@ -1,0 +1,7 @@
+"""JSON API routes (placeholder until the API lands)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []

@@ -1,0 +1,1 @@
+"""Connectors: each normalises its channel's input and hands it to `ingest`."""

@@ -1,0 +1,149 @@
+"""The `inbox` command: serve, worker, migrate, create-agent, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import click
+
+from inbox.config import Settings, load_settings
+
+
+@click.group()
+def main() -> None:
+    """A collaborative shared inbox for customer service teams."""
+
+
+def _migrate(settings: Settings) -> None:
+    from inbox.migrations import upgrade
+
+    upgrade(settings.database_url)
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    settings = load_settings()
+    _migrate(settings)
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port",
+    type=int,
+    default=lambda: int(os.environ.get("PORT", "8000")),
+    help="Default: $PORT, else 8000.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=lambda: int(os.environ.get("WEB_CONCURRENCY", "1")),
+    help="uvicorn worker processes. Default: $WEB_CONCURRENCY, else 1.",
+)
+@click.option(
+    "--migrate/--no-migrate",
+    "run_migrations",
+    default=None,
+    help="Migrate before serving. Default: yes for the embedded SQLite database.",
+)
+def serve(host: str, port: int, workers: int, run_migrations: bool | None) -> None:
+    """Run the web app."""
+    import uvicorn
+
+    settings = load_settings()
+    if run_migrations or (run_migrations is None and settings.is_sqlite):
+        _migrate(settings)
+    if settings.is_sqlite and workers > 1:
+        click.echo(
+            "note: the embedded default runs one worker; set INBOX_DATABASE_URL "
+            "and INBOX_REDIS_URL for more",
+            err=True,
+        )
+        workers = 1
+    click.echo(f"serving on http://{host}:{port}")
+    uvicorn.run(
+        "inbox.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@main.command()
+def worker() -> None:
+    """Run the channel connectors (email, chat, messaging) until stopped."""
+    from inbox.worker import run_worker
+
+    asyncio.run(run_worker(load_settings()))
+
+
+@main.command("create-agent")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option(
+    "--role", type=click.Choice(["agent", "lead", "admin"]), default="agent", show_default=True
+)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="INBOX_AGENT_PASSWORD",
+    help="Prompted for when not given (or set INBOX_AGENT_PASSWORD).",
+)
+def create_agent(email: str, name: str, role: str, password: str) -> None:
+    """Create an agent. The last line printed is their API token."""
+    from inbox.actions.agents import do_create_agent
+    from inbox.errors import InboxError
+    from inbox.models import Role
+    from inbox.runtime import create_runtime
+
+    settings = load_settings()
+
+    async def run() -> str:
+        rt = create_runtime(settings)
+        try:
+            created = await do_create_agent(
+                rt, None, email=email, name=name, role=Role(role), password=password
+            )
+            return created.api_token
+        finally:
+            await rt.close()
+
+    try:
+        token = asyncio.run(run())
+    except InboxError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"created {role} {email}")
+    click.echo(token)
+
+
+@main.command()
+@click.option(
+    "--conversations",
+    type=int,
+    default=60,
+    show_default=True,
+    help="How many conversations to generate.",
+)
+def demo(conversations: int) -> None:
+    """Load a realistic demo team, inboxes and cross-channel customers."""
+    from inbox.demo import load_demo
+
+    settings = load_settings()
+    _migrate(settings)
+    try:
+        asyncio.run(load_demo(settings, conversations=conversations))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Every event the server publishes, declared once.
+
+Events are sent only from actions (`inbox/actions/`), after commit, each with
+its outbox sequence number and an explicit audience. Clients receive them as
+JSON `{"seq": N, "type": "...", ...payload}`; the README lists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class EventBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+
+
+class ConversationCreated(EventBase):
+    """A new conversation was opened (usually by an inbound message)."""
+
+    type: Literal["conversation.created"] = "conversation.created"
+    conversation_id: int
+    inbox_id: int
+    customer_id: int
+
+
+class MessageCreated(EventBase):
+    """A message landed on a conversation: inbound, outbound reply, or private note."""
+
+    type: Literal["message.created"] = "message.created"
+    message_id: int
+    conversation_id: int
+    inbox_id: int
+    customer_id: int
+    direction: Literal["inbound", "outbound", "note"]
+    sender_agent_id: int | None
+
+
+AssignReason = Literal["claimed", "assigned", "released", "replied"]
+
+
+class ConversationAssigned(EventBase):
+    """Assignee or team changed: a claim, an assignment by a lead, or a release."""
+
+    type: Literal["conversation.assigned"] = "conversation.assigned"
+    conversation_id: int
+    inbox_id: int
+    assignee_id: int | None
+    team_id: int | None
+    previous_assignee_id: int | None
+    by_agent_id: int | None
+    reason: AssignReason
+    version: int
+
+
+class ConversationStatusChanged(EventBase):
+    """The conversation moved between open, pending and resolved."""
+
+    type: Literal["conversation.status_changed"] = "conversation.status_changed"
+    conversation_id: int
+    inbox_id: int
+    status: Literal["open", "pending", "resolved"]
+    previous_status: Literal["open", "pending", "resolved"]
+    by_agent_id: int | None
+    version: int
+
+
+class CustomerUpdated(EventBase):
+    """The customer's profile changed (name, identities, tags, notes, purchases)."""
+
+    type: Literal["customer.updated"] = "customer.updated"
+    customer_id: int
+    fields: list[str]
+    version: int
+
+
+class AgentDeactivated(EventBase):
+    """An agent lost access; their sockets close."""
+
+    type: Literal["agent.deactivated"] = "agent.deactivated"
+    agent_id: int
+
+
+class InboxAccessChanged(EventBase):
+    """Who may see an inbox changed; clients refetch their inbox list."""
+
+    type: Literal["inbox.access_changed"] = "inbox.access_changed"
+    inbox_id: int
+
+
+class DirectMessageCreated(EventBase):
+    """An agent wrote to a colleague, optionally about a conversation or customer."""
+
+    type: Literal["direct_message.created"] = "direct_message.created"
+    direct_message_id: int
+    sender_id: int
+    recipient_id: int
+    conversation_id: int | None
+    customer_id: int | None
+
+
+Event = Annotated[
+    ConversationCreated
+    | MessageCreated
+    | ConversationAssigned
+    | ConversationStatusChanged
+    | CustomerUpdated
+    | AgentDeactivated
+    | InboxAccessChanged
+    | DirectMessageCreated,
+    Field(discriminator="type"),
+]
+
+EVENT_CLASSES: tuple[type[EventBase], ...] = (
+    ConversationCreated,
+    MessageCreated,
+    ConversationAssigned,
+    ConversationStatusChanged,
+    CustomerUpdated,
+    AgentDeactivated,
+    InboxAccessChanged,
+    DirectMessageCreated,
+)
+EVENT_TYPES: dict[str, type[EventBase]] = {
+    cls.model_fields["type"].default: cls for cls in EVENT_CLASSES
+}
+_event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(data: dict[str, Any]) -> EventBase:
+    return _event_adapter.validate_python(data)
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who receives an event: agent ids, and the customer only when they may see it."""
+
+    agent_ids: frozenset[int]
+    customer_id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"agents": sorted(self.agent_ids), "customer_id": self.customer_id}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Audience:
+        return cls(frozenset(data.get("agents", ())), data.get("customer_id"))
+
+
+@dataclass(frozen=True)
+class Published:
+    """An event as committed: its place in the outbox and who gets it."""
+
+    seq: int
+    event: EventBase
+    audience: Audience = field(compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, **self.event.model_dump(mode="json")}

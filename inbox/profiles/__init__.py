@@ -1,0 +1,1 @@
+"""Customers, their identities across channels, and how messages find them."""

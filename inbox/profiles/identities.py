@@ -1,0 +1,90 @@
+"""Normalising identities and resolving a sender to a customer.
+
+Resolution order, fixed and documented in the README:
+1. the exact identity the message arrived with (channel user id, email, phone);
+2. then each further identity the message carries, in the order given
+   (for example a verified email, then a phone);
+3. otherwise a new customer is created with the identities that are free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inbox.errors import BadRequest
+from inbox.models import Customer, Identity, IdentityKind
+
+
+@dataclass(frozen=True)
+class IdentityRef:
+    kind: IdentityKind
+    value: str
+    verified: bool = False
+
+
+def normalise(kind: IdentityKind, value: str) -> str:
+    """The canonical form an identity is stored and matched in."""
+    value = value.strip()
+    if not value:
+        raise BadRequest(f"empty {kind.value} identity")
+    if kind is IdentityKind.EMAIL:
+        try:
+            checked = validate_email(value, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise BadRequest(f"invalid email address: {exc}") from exc
+        return checked.normalized.lower()
+    if kind in (IdentityKind.PHONE, IdentityKind.WHATSAPP):
+        return normalise_phone(value)
+    if len(value) > 320:
+        raise BadRequest(f"{kind.value} identity is too long")
+    return value
+
+
+def normalise_phone(value: str, default_region: str | None = None) -> str:
+    try:
+        number = phonenumbers.parse(value, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise BadRequest(f"invalid phone number: {value!r}") from exc
+    if not phonenumbers.is_possible_number(number):
+        raise BadRequest(f"invalid phone number: {value!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def ref(kind: IdentityKind | str, value: str, verified: bool = False) -> IdentityRef:
+    kind = IdentityKind(kind)
+    return IdentityRef(kind, normalise(kind, value), verified)
+
+
+async def find_customer(session: AsyncSession, refs: Sequence[IdentityRef]) -> Customer | None:
+    for r in refs:
+        identity = await session.scalar(
+            select(Identity).where(Identity.kind == r.kind, Identity.value == r.value)
+        )
+        if identity is not None:
+            return await session.get(Customer, identity.customer_id)
+    return None
+
+
+async def attach_free_identities(
+    session: AsyncSession, customer: Customer, refs: Sequence[IdentityRef]
+) -> list[Identity]:
+    """Add each identity nobody holds yet; one held by another customer is left alone."""
+    added = []
+    for r in refs:
+        holder = await session.scalar(
+            select(Identity.customer_id).where(Identity.kind == r.kind, Identity.value == r.value)
+        )
+        if holder is None:
+            identity = Identity(
+                customer_id=customer.id, kind=r.kind, value=r.value, verified=r.verified
+            )
+            session.add(identity)
+            added.append(identity)
+    await session.flush()
+    return added

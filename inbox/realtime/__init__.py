@@ -1,0 +1,1 @@
+"""Live fan-out of committed events to connected agents."""

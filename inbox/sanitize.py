@@ -1,0 +1,88 @@
+"""Making what customers send safe to show to agents."""
+
+from __future__ import annotations
+
+import re
+
+import nh3
+
+_TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
+}
+# An explicit allow-list: nothing else survives, so htmx's hx-*/data-hx-*
+# attributes, event handlers and inline styles never reach the agent's page.
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "*": {"dir", "lang"},
+}
+_URL_SCHEMES = {"http", "https", "mailto", "cid"}
+
+
+def clean_html(html: str) -> str:
+    """Sanitised HTML, safe to insert into an agent's page."""
+    return nh3.clean(
+        html.replace("\x00", ""),
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+_WS = re.compile(r"\s+")
+
+
+def preview(text: str, limit: int = 200) -> str:
+    """One line of plain text for lists."""
+    flat = _WS.sub(" ", text.replace("\x00", "")).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,1 @@
+"""HTTP and HTML views: parse, check access, call an action, render."""

@@ -1,0 +1,61 @@
+"""The connector worker: runs one connector per configured inbox, restarting failures."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from sqlalchemy import select
+
+from inbox.channels.registry import connector_factories
+from inbox.config import Settings
+from inbox.models import Inbox
+from inbox.runtime import Runtime, create_runtime
+
+log = logging.getLogger(__name__)
+RESCAN_SECONDS = 30.0
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stop = stop or _stop_on_signals()
+    rt = create_runtime(settings)
+    running: dict[int, asyncio.Task[None]] = {}
+    try:
+        while not stop.is_set():
+            await _start_new_connectors(rt, running)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RESCAN_SECONDS)
+    finally:
+        for task in running.values():
+            task.cancel()
+        await asyncio.gather(*running.values(), return_exceptions=True)
+        await rt.close()
+
+
+async def _start_new_connectors(rt: Runtime, running: dict[int, asyncio.Task[None]]) -> None:
+    factories = connector_factories()
+    async with rt.read_sessions() as db:
+        inboxes = (await db.scalars(select(Inbox).where(Inbox.is_active.is_(True)))).all()
+    for inbox in inboxes:
+        task = running.get(inbox.id)
+        if task is not None and not task.done():
+            continue
+        factory = factories.get(inbox.channel.value)
+        if factory is None:
+            continue  # pushed to us (webhooks, chat): nothing to run here
+        connector = factory(rt, inbox)
+        running[inbox.id] = asyncio.create_task(connector.run(), name=f"connector-{inbox.id}")
+        log.info("started %s connector for inbox %s", inbox.channel.value, inbox.id)
+    if not running:
+        log.info("no inbox needs a running connector; checking again in %.0fs", RESCAN_SECONDS)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
