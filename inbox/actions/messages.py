@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -42,19 +43,27 @@ def _check_text(text: str) -> str:
     return text
 
 
-async def do_post_note(rt: Runtime, actor: Agent, conversation_id: int, text: str) -> Message:
-    """A private note: seen by agents of the inbox, never sent to the customer."""
+async def do_post_note(
+    rt: Runtime, actor: Agent, conversation_id: int, text: str, *, at: datetime | None = None
+) -> Message:
+    """A private note: seen by agents of the inbox, never sent to the customer.
+
+    `at` backdates it when importing history; it defaults to now.
+    """
     text = _check_text(text)
     async with transaction(rt) as tx:
         conv = await get_visible_conversation(tx.session, actor, conversation_id)
-        return await _add_agent_message(tx, actor, conv, Direction.NOTE, text)
+        return await _add_agent_message(tx, actor, conv, Direction.NOTE, text, at)
 
 
-async def do_post_reply(rt: Runtime, actor: Agent, conversation_id: int, text: str) -> Message:
+async def do_post_reply(
+    rt: Runtime, actor: Agent, conversation_id: int, text: str, *, at: datetime | None = None
+) -> Message:
     """A reply to the customer, stored as outbound and queued for its channel.
 
     Replying to an unassigned conversation claims it. An agent can't reply to
-    a conversation someone else holds; a lead or admin can step in.
+    a conversation someone else holds; a lead or admin can step in. `at`
+    backdates it when importing history.
     """
     text = _check_text(text)
     async with transaction(rt) as tx:
@@ -64,13 +73,24 @@ async def do_post_reply(rt: Runtime, actor: Agent, conversation_id: int, text: s
         if conv.assignee_id not in (None, actor.id) and not actor.can_assign_others:
             holder = await tx.session.scalar(select(Agent.name).where(Agent.id == conv.assignee_id))
             raise Conflict(f"{holder} is handling this conversation", assignee_id=conv.assignee_id)
-        return await _add_agent_message(tx, actor, conv, Direction.OUTBOUND, text)
+        return await _add_agent_message(tx, actor, conv, Direction.OUTBOUND, text, at)
+
+
+def _message_time(at: datetime | None) -> datetime:
+    """When a message counts as written: now, or an imported time never in the future."""
+    now = utcnow()
+    return now if at is None else min(at, now)
 
 
 async def _add_agent_message(
-    tx: Transaction, actor: Agent, conv: Conversation, direction: Direction, text: str
+    tx: Transaction,
+    actor: Agent,
+    conv: Conversation,
+    direction: Direction,
+    text: str,
+    at: datetime | None,
 ) -> Message:
-    now = utcnow()
+    now = _message_time(at)
     message = Message(
         conversation_id=conv.id,
         customer_id=conv.customer_id,
@@ -82,7 +102,7 @@ async def _add_agent_message(
         created_at=now,
     )
     tx.session.add(message)
-    conv.last_activity_at = now
+    conv.last_activity_at = max(conv.last_activity_at, now)
     if direction is Direction.OUTBOUND:
         conv.last_message_preview = preview(text)
     conv.version += 1
@@ -167,7 +187,9 @@ async def _store_inbound(tx: Transaction, inbound: InboundMessage) -> Message:
         .order_by(Conversation.last_activity_at.desc())
         .limit(1)
     )
-    now = utcnow()
+    # The channel's own timestamp orders the timeline, so backfilled history
+    # lands where it happened rather than at import time.
+    now = _message_time(inbound.received_at)
     text = inbound.text.replace("\x00", "")
     if conv is None:
         conv = Conversation(
@@ -176,6 +198,7 @@ async def _store_inbound(tx: Transaction, inbound: InboundMessage) -> Message:
             subject=preview(inbound.subject or text, 500),
             status=Status.OPEN,
             last_activity_at=now,
+            created_at=now,
         )
         session.add(conv)
         await session.flush()
@@ -209,8 +232,9 @@ async def _store_inbound(tx: Transaction, inbound: InboundMessage) -> Message:
         )
         for a in inbound.attachments
     )
-    conv.last_activity_at = now
-    conv.last_message_preview = preview(text)
+    if now >= conv.last_activity_at:
+        conv.last_activity_at = now
+        conv.last_message_preview = preview(text)
     conv.version += 1
     if conv.status is Status.PENDING:
         # The customer answered what we were waiting on: it needs an agent again.
