@@ -131,22 +131,38 @@ async def world(rt: Runtime) -> World:
 
     tokens: dict[str, str] = {}
     people = {}
-    for key, role in [("admin", Role.ADMIN), ("lead", Role.LEAD), ("ana", Role.AGENT),
-                      ("ben", Role.AGENT), ("olga", Role.AGENT)]:
+    for key, role in [
+        ("admin", Role.ADMIN),
+        ("lead", Role.LEAD),
+        ("ana", Role.AGENT),
+        ("ben", Role.AGENT),
+        ("olga", Role.AGENT),
+    ]:
         created = await do_create_agent(
-            rt, None, email=f"{key}@example.test", name=key.capitalize(), role=role,
+            rt,
+            None,
+            email=f"{key}@example.test",
+            name=key.capitalize(),
+            role=role,
             password=PASSWORD,
         )
         people[key] = created.agent
         tokens[key] = created.api_token
     support = await do_create_team(
-        rt, None, name="Support",
+        rt,
+        None,
+        name="Support",
         member_ids=[people["lead"].id, people["ana"].id, people["ben"].id],
     )
     sales = await do_create_team(rt, None, name="Sales", member_ids=[people["olga"].id])
     email_inbox = await do_create_inbox(
-        rt, None, name="Support email", channel=ChannelKind.EMAIL, team_ids=[support.id],
-        config={"address": "help@example.test"}, secrets={"imap_password": "hunter2-secret"},
+        rt,
+        None,
+        name="Support email",
+        channel=ChannelKind.EMAIL,
+        team_ids=[support.id],
+        config={"address": "help@example.test"},
+        secrets={"imap_password": "hunter2-secret"},
     )
     chat_inbox = await do_create_inbox(
         rt, None, name="Website chat", channel=ChannelKind.LIVE_CHAT, team_ids=[support.id]
@@ -155,8 +171,17 @@ async def world(rt: Runtime) -> World:
         rt, None, name="Sales WhatsApp", channel=ChannelKind.WHATSAPP, team_ids=[sales.id]
     )
     return World(
-        people["admin"], people["lead"], people["ana"], people["ben"], people["olga"], tokens,
-        support, sales, email_inbox, chat_inbox, sales_inbox,
+        people["admin"],
+        people["lead"],
+        people["ana"],
+        people["ben"],
+        people["olga"],
+        tokens,
+        support,
+        sales,
+        email_inbox,
+        chat_inbox,
+        sales_inbox,
     )
 
 

@@ -119,3 +119,25 @@ async def do_create_team(
         tx.session.add_all(TeamMember(team_id=team.id, agent_id=a) for a in sorted(found))
         tx.audit(actor, "team.created", "team", team.id, name=team.name, members=sorted(found))
     return team
+
+
+async def do_set_password(
+    rt: Runtime, actor: Agent | None, agent_id: int, new_password: str
+) -> None:
+    """Set a password and end every existing session of that agent."""
+    if actor is not None and actor.id != agent_id:
+        check_admin(actor)
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        raise BadRequest(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+    async with transaction(rt) as tx:
+        result = await tx.session.execute(
+            update(Agent)
+            .where(Agent.id == agent_id)
+            .values(
+                password_hash=hash_password(new_password),
+                session_version=Agent.session_version + 1,
+            )
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound("agent not found")
+        tx.audit(actor, "agent.password_set", "agent", agent_id)

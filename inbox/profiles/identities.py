@@ -35,7 +35,9 @@ def normalise(kind: IdentityKind, value: str) -> str:
         raise BadRequest(f"empty {kind.value} identity")
     if kind is IdentityKind.EMAIL:
         try:
-            checked = validate_email(value, check_deliverability=False)
+            # Syntax only: no DNS from the ingest path. `test_environment`
+            # admits the reserved .test domain used by demos and test suites.
+            checked = validate_email(value, check_deliverability=False, test_environment=True)
         except EmailNotValidError as exc:
             raise BadRequest(f"invalid email address: {exc}") from exc
         return checked.normalized.lower()
