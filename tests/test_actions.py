@@ -220,3 +220,21 @@ async def test_deactivation_tells_the_agent_and_admins(rt: Runtime, world: World
     assert deactivated.audience.agent_ids == frozenset({world.ben.id, world.admin.id})
     with pytest.raises(Forbidden):
         await do_deactivate_agent(rt, world.lead, world.ana.id)
+
+
+async def test_direct_message_reaches_only_the_two_colleagues(rt: Runtime, world: World) -> None:
+    from inbox.actions.direct_messages import do_send_direct_message
+
+    received = await ingest(rt, inbound(world.email_inbox.id, email="maria@example.test"))
+    conv_id = received.message.conversation_id
+    with captured_events(rt) as events:
+        dm = await do_send_direct_message(
+            rt, world.ana, world.lead.id, "Can you approve this refund?", conversation_id=conv_id
+        )
+    (published,) = events
+    assert published.audience.agent_ids == frozenset({world.ana.id, world.lead.id})
+    assert published.audience.customer_id is None
+    assert dm.customer_id == received.message.customer_id
+    # Olga can't point at a case she can't see.
+    with pytest.raises(NotFound):
+        await do_send_direct_message(rt, world.olga, world.ana.id, "hi", conversation_id=conv_id)

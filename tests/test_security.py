@@ -130,7 +130,9 @@ def test_events_are_published_only_from_actions_and_realtime() -> None:
 
 
 def test_views_and_connectors_never_write_to_the_database() -> None:
-    writers = re.compile(r"\.(add|add_all|delete|merge|commit|flush)\(|(?<![.\w])(insert|update|delete)\(")
+    writers = re.compile(
+        r"\.(add|add_all|delete|merge|commit|flush)\(|(?<![.\w])(insert|update|delete)\("
+    )
     offenders = []
     for folder in ("inbox/views", "inbox/api", "inbox/channels"):
         for path in (ROOT / folder).rglob("*.py"):

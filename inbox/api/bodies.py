@@ -1,0 +1,50 @@
+"""Reading a JSON request body: bounded in size, and every failure a clear 4xx."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from inbox.errors import BadRequest
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _too_large() -> NoReturn:
+    # inbox.errors has no 413 class; Starlette's HTTPException reaches the same
+    # JSON error handler, so clients see the usual {"error": ...} shape.
+    raise HTTPException(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json(request: Request) -> Any:
+    """The decoded body; `{}` when there is none. Refuses more than 1 MiB."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequest("Content-Length must be a number of bytes")
+        if int(declared) > MAX_BODY_BYTES:
+            _too_large()  # refuse before reading a byte
+    chunks: list[bytes] = []
+    size = 0
+    # Counted while streaming as well: chunked bodies declare no length.
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            _too_large()
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError as exc:  # deeply nested arrays would otherwise be a 500
+        raise BadRequest("request body is not valid JSON: nested too deeply") from exc
+    except ValueError as exc:  # includes JSONDecodeError and UnicodeDecodeError
+        raise BadRequest(f"request body is not valid JSON: {exc}") from exc
