@@ -40,3 +40,7 @@ class NotFound(InboxError):
 
 class Conflict(InboxError):
     status_code = 409
+
+
+class PayloadTooLarge(InboxError):
+    status_code = 413

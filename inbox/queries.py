@@ -166,15 +166,10 @@ async def customer_timeline(
     messages.reverse()
     inboxes = {i.id: i for i in (await session.scalars(select(Inbox))).all()}
     agent_ids = {m.sender_agent_id for m in messages if m.sender_agent_id is not None}
-    names = (
-        dict(
-            (await session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids))))
-            .tuples()
-            .all()
-        )
-        if agent_ids
-        else {}
-    )
+    names: dict[int, str] = {}
+    if agent_ids:
+        rows = await session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids)))
+        names = {agent_id: name for agent_id, name in rows}
     entries = [
         TimelineEntry(
             m,

@@ -29,6 +29,21 @@ DATABASE_URL = normalise_database_url(
 IS_POSTGRES = DATABASE_URL.startswith("postgresql")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2 with the cheapest parameters: still the real hash, but the suite
+    creates hundreds of agents and production-strength hashing dominated its time."""
+    import inbox.auth
+    from argon2 import PasswordHasher
+
+    original = inbox.auth._hasher
+    inbox.auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    try:
+        yield
+    finally:
+        inbox.auth._hasher = original
+
+
 def pytest_report_header() -> str:
     return f"database: {DATABASE_URL.split('@')[-1]}"
 

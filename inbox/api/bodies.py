@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, NoReturn
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from inbox.errors import BadRequest
+from inbox.errors import BadRequest, PayloadTooLarge
 
 MAX_BODY_BYTES = 1024 * 1024
 
 
 def _too_large() -> NoReturn:
-    # inbox.errors has no 413 class; Starlette's HTTPException reaches the same
-    # JSON error handler, so clients see the usual {"error": ...} shape.
-    raise HTTPException(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+    raise PayloadTooLarge(f"request body is larger than {MAX_BODY_BYTES} bytes")
 
 
 def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
+
+
+# `\ud800`-`\udfff`: halves of a surrogate pair. json.loads joins a proper pair
+# into one character but keeps a lone half, which no database can store.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_no_lone_surrogates(data: Any) -> None:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadRequest("request body is not valid JSON: lone UTF-16 surrogate") from exc
 
 
 async def read_json(request: Request) -> Any:
@@ -43,8 +53,13 @@ async def read_json(request: Request) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        # Strict UTF-8 (RFC 8259): json.loads would accept encoded surrogates.
+        text = raw.decode("utf-8")
+        data = json.loads(text, parse_constant=_reject_constant)
     except RecursionError as exc:  # deeply nested arrays would otherwise be a 500
         raise BadRequest("request body is not valid JSON: nested too deeply") from exc
     except ValueError as exc:  # includes JSONDecodeError and UnicodeDecodeError
         raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    if _SURROGATE_ESCAPE.search(text):
+        _check_no_lone_surrogates(data)
+    return data

@@ -138,7 +138,7 @@ class Registry:
 
     endpoints: list[Endpoint] = field(default_factory=list)
 
-    def add(self, *endpoints: Endpoint) -> None:
+    def register(self, *endpoints: Endpoint) -> None:
         for endpoint in endpoints:
             key = (endpoint.method, endpoint.openapi_path)
             if any((e.method, e.openapi_path) == key for e in self.endpoints):
@@ -146,11 +146,10 @@ class Registry:
             self.endpoints.append(endpoint)
 
     def extend(self, endpoints: Iterable[Endpoint]) -> None:
-        self.add(*endpoints)
+        self.register(*endpoints)
 
     def __iter__(self) -> Iterator[Endpoint]:
         return iter(self.endpoints)
 
     def routes(self) -> list[BaseRoute]:
         return [endpoint.route() for endpoint in self.endpoints]
-

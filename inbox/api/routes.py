@@ -1,7 +1,21 @@
-"""JSON API routes (placeholder until the API lands)."""
+"""The JSON API's routes, mounted at /api/v1 by `inbox.app`.
+
+Every endpoint is declared once in the registry; routing and the OpenAPI
+document are both generated from it.
+"""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-routes: list[BaseRoute] = []
+from . import account, conversations, customers
+from .openapi import document_endpoint
+from .registry import Registry
+
+registry = Registry()
+registry.extend(account.ENDPOINTS)
+registry.extend(conversations.ENDPOINTS)
+registry.extend(customers.ENDPOINTS)
+registry.register(document_endpoint(registry))
+
+routes: list[BaseRoute] = registry.routes()

@@ -65,7 +65,10 @@ async def validation_error(request: Request, exc: Exception) -> Response:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _error_response(request, exc.status_code, str(exc.detail))
+    response = _error_response(request, exc.status_code, str(exc.detail))
+    if exc.headers:  # e.g. Allow on a 405
+        response.headers.update(exc.headers)
+    return response
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,223 @@
+"""Conversations: the inbox list, one conversation, and everything done to one."""
+
+from __future__ import annotations
+
+from inbox.access import visible_inbox_ids
+from inbox.actions.conversations import (
+    do_assign_conversation,
+    do_claim_conversation,
+    do_release_conversation,
+    do_set_status,
+)
+from inbox.actions.messages import do_post_note, do_post_reply
+from inbox.errors import NotFound
+from inbox.models import Status
+from inbox.queries import list_conversations as query_conversations
+
+from .reads import conversation_messages, decode_cursor, visible_conversation_row
+from .registry import Call, Endpoint
+from .schemas import (
+    MAX_ID,
+    AssignIn,
+    ConversationDetailOut,
+    ConversationListOut,
+    ConversationListQuery,
+    ConversationResultOut,
+    EmptyIn,
+    MessageResultOut,
+    PostMessageIn,
+)
+from .serialise import conversation_out, message_out, new_message_out
+
+TAG = "conversations"
+
+
+async def list_conversations(call: Call) -> ConversationListOut:
+    """Newest activity first, a page at a time.
+
+    Follow `next_cursor` until it is null. Pages are keyset-based, so a
+    conversation that moves while you page is neither skipped nor repeated
+    within the pages already fetched.
+    """
+    q = call.query_as(ConversationListQuery)
+    cursor = decode_cursor(q.cursor, MAX_ID)
+    async with call.rt.read_sessions() as db:
+        page = await query_conversations(
+            db,
+            call.agent,
+            view=q.view,
+            status=None if q.status == "any" else Status(q.status),
+            inbox_id=q.inbox_id,
+            cursor=cursor,
+            limit=q.limit,
+        )
+        # The query answers an invisible inbox with an empty page; only then is
+        # it worth a second look to tell "none here" from "not yours" (404).
+        if (
+            q.inbox_id is not None
+            and not page.rows
+            and q.inbox_id not in await visible_inbox_ids(db, call.agent)
+        ):
+            raise NotFound("inbox not found")
+    return ConversationListOut(
+        conversations=[conversation_out(r) for r in page.rows], next_cursor=page.next_cursor
+    )
+
+
+async def get_conversation(call: Call) -> ConversationDetailOut:
+    """The conversation and all of its messages, private notes included, oldest first."""
+    conversation_id = call.path_id("conversation")
+    async with call.rt.read_sessions() as db:
+        row = await visible_conversation_row(db, call.agent, conversation_id)
+        messages = await conversation_messages(db, conversation_id)
+    return ConversationDetailOut(
+        conversation=conversation_out(row), messages=[message_out(m) for m in messages]
+    )
+
+
+async def _current(call: Call, conversation_id: int) -> ConversationResultOut:
+    """The conversation as it stands after an action, with its display names."""
+    async with call.rt.read_sessions() as db:
+        row = await visible_conversation_row(db, call.agent, conversation_id)
+    return ConversationResultOut(conversation=conversation_out(row))
+
+
+async def claim_conversation(call: Call) -> ConversationResultOut:
+    """Take an unassigned conversation. Claiming one you hold already is harmless.
+
+    409 names the colleague who holds it.
+    """
+    conversation_id = call.path_id("conversation")
+    await do_claim_conversation(call.rt, call.agent, conversation_id)
+    return await _current(call, conversation_id)
+
+
+async def release_conversation(call: Call) -> ConversationResultOut:
+    """Put it back in the queue. Agents release their own; leads and admins any."""
+    conversation_id = call.path_id("conversation")
+    await do_release_conversation(call.rt, call.agent, conversation_id)
+    return await _current(call, conversation_id)
+
+
+async def resolve_conversation(call: Call) -> ConversationResultOut:
+    """Mark it resolved. Only its assignee (if any), a lead or an admin may."""
+    conversation_id = call.path_id("conversation")
+    await do_set_status(call.rt, call.agent, conversation_id, Status.RESOLVED)
+    return await _current(call, conversation_id)
+
+
+async def reopen_conversation(call: Call) -> ConversationResultOut:
+    """Make it open again. Only its assignee (if any), a lead or an admin may."""
+    conversation_id = call.path_id("conversation")
+    await do_set_status(call.rt, call.agent, conversation_id, Status.OPEN)
+    return await _current(call, conversation_id)
+
+
+async def assign_conversation(call: Call) -> ConversationResultOut:
+    """Give it to an agent, a team, or both.
+
+    An agent may only assign to themself (403 otherwise); leads and admins
+    assign to anyone who can see the inbox.
+    """
+    conversation_id = call.path_id("conversation")
+    body = call.body_as(AssignIn)
+    await do_assign_conversation(
+        call.rt, call.agent, conversation_id, assignee_id=body.assignee_id, team_id=body.team_id
+    )
+    return await _current(call, conversation_id)
+
+
+async def post_message(call: Call) -> MessageResultOut:
+    """Reply to the customer, or leave a private note for colleagues.
+
+    Replying to an unassigned conversation claims it; an agent can't reply to
+    one a colleague holds (409). Notes are always allowed.
+    """
+    conversation_id = call.path_id("conversation")
+    body = call.body_as(PostMessageIn)
+    post = do_post_reply if body.kind == "reply" else do_post_note
+    message = await post(call.rt, call.agent, conversation_id, body.text)
+    return MessageResultOut(message=new_message_out(message))
+
+
+_ONE = "/conversations/{id:int}"
+
+ENDPOINTS = [
+    Endpoint(
+        "GET",
+        "/conversations",
+        "List conversations",
+        list_conversations,
+        ConversationListOut,
+        tag=TAG,
+        query=ConversationListQuery,
+        errors=(400, 404),
+    ),
+    Endpoint(
+        "GET",
+        _ONE,
+        "A conversation and its messages",
+        get_conversation,
+        ConversationDetailOut,
+        tag=TAG,
+    ),
+    Endpoint(
+        "POST",
+        f"{_ONE}/claim",
+        "Claim a conversation",
+        claim_conversation,
+        ConversationResultOut,
+        tag=TAG,
+        body=EmptyIn,
+        errors=(409,),
+    ),
+    Endpoint(
+        "POST",
+        f"{_ONE}/release",
+        "Release a conversation",
+        release_conversation,
+        ConversationResultOut,
+        tag=TAG,
+        body=EmptyIn,
+    ),
+    Endpoint(
+        "POST",
+        f"{_ONE}/resolve",
+        "Resolve a conversation",
+        resolve_conversation,
+        ConversationResultOut,
+        tag=TAG,
+        body=EmptyIn,
+        errors=(409,),
+    ),
+    Endpoint(
+        "POST",
+        f"{_ONE}/reopen",
+        "Reopen a conversation",
+        reopen_conversation,
+        ConversationResultOut,
+        tag=TAG,
+        body=EmptyIn,
+        errors=(409,),
+    ),
+    Endpoint(
+        "POST",
+        f"{_ONE}/assign",
+        "Assign a conversation",
+        assign_conversation,
+        ConversationResultOut,
+        tag=TAG,
+        body=AssignIn,
+    ),
+    Endpoint(
+        "POST",
+        f"{_ONE}/messages",
+        "Reply or add a note",
+        post_message,
+        MessageResultOut,
+        tag=TAG,
+        status=201,
+        body=PostMessageIn,
+        errors=(409,),
+    ),
+]
