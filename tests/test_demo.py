@@ -119,8 +119,8 @@ def test_demo_content_is_the_same_every_run() -> None:
     from datetime import UTC, datetime
     from random import Random
 
-    from inbox.demo_plan import plan_demo
     from inbox.demo_data import SEED
+    from inbox.demo_plan import plan_demo
 
     now = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 

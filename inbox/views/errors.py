@@ -27,6 +27,11 @@ def _error_response(request: Request, status: int, message: str, **details: Any)
             body["details"] = details
         return JSONResponse({"error": body}, status)
     if is_htmx(request):
+        if status == 401:
+            # Signed out meanwhile: send the whole page to the sign-in form.
+            response = Response(status_code=401)
+            response.headers["HX-Redirect"] = "/login"
+            return response
         response = render(
             request, "_flash.html", status_code=status, message=message, level="error"
         )

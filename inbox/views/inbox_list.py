@@ -17,8 +17,9 @@ from inbox.errors import BadRequest
 from inbox.models import Agent, Inbox, Status, utcnow
 from inbox.queries import VIEWS, ConversationRow, Cursor, View, list_conversations
 from inbox.views.display import Moment, channel_label, moment
+from inbox.views.fragments import vary_on_htmx, wants_fragment
 from inbox.views.requests import require_agent, runtime
-from inbox.views.templating import is_htmx, render, render_block
+from inbox.views.templating import render, render_block
 
 PAGE_SIZE = 25
 STATUSES = ("open", "pending", "resolved", "any")
@@ -61,7 +62,7 @@ def parse_filters(query: QueryParams) -> tuple[Filters, Cursor | None]:
             raise BadRequest("inbox must be an inbox id") from exc
     raw_cursor = query.get("cursor")
     cursor = Cursor.decode(raw_cursor) if raw_cursor else None
-    return Filters(view, status, inbox_id), cursor  # type: ignore[arg-type]
+    return Filters(view, status, inbox_id), cursor
 
 
 @dataclass(frozen=True)
@@ -93,12 +94,9 @@ async def visible_inboxes(db: AsyncSession, agent: Agent) -> list[Inbox]:
     ids = await visible_inbox_ids(db, agent)
     if not ids:
         return []
-    return list((await db.scalars(select(Inbox).where(Inbox.id.in_(ids)).order_by(Inbox.name))).all())
-
-
-def wants_fragment(request: Request) -> bool:
-    """An htmx swap, as opposed to a full page (first load, no JS, or history restore)."""
-    return is_htmx(request) and request.headers.get("hx-history-restore-request") != "true"
+    return list(
+        (await db.scalars(select(Inbox).where(Inbox.id.in_(ids)).order_by(Inbox.name))).all()
+    )
 
 
 async def inbox_page(request: Request) -> Response:
@@ -144,9 +142,7 @@ async def inbox_page(request: Request) -> Response:
         response = render_block(request, "inbox.html", block, page=page, agent=agent)
     else:
         response = render(request, "inbox.html", page=page, agent=agent)
-    # The same URL answers with a fragment or a page; caches must keep them apart.
-    response.headers["Vary"] = "HX-Request, HX-History-Restore-Request"
-    return response
+    return vary_on_htmx(response)
 
 
 routes = [Route("/", inbox_page, methods=["GET"])]

@@ -161,6 +161,10 @@ async def _reject(scope: Scope, receive: Receive, send: Send, status: int, reaso
         response = JSONResponse({"error": {"status": status, "message": reason}}, status)
     else:
         response = PlainTextResponse(reason, status)
+        if Headers(scope=scope).get("hx-request") == "true":
+            # Shown in the flash area, not swapped into whatever was targeted.
+            response.headers["HX-Retarget"] = "#flash"
+            response.headers["HX-Reswap"] = "innerHTML"
     await response(scope, receive, send)
 
 

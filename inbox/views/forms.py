@@ -1,0 +1,26 @@
+"""Reading form fields, with a clear 400 for anything malformed."""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+
+from inbox.errors import BadRequest
+
+
+def form_text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} is required")
+    return value
+
+
+def form_optional_int(form: FormData, name: str) -> int | None:
+    value = form.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be an id")
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be an id") from exc
