@@ -43,6 +43,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if runtime is None:
+            await rt.start()
         try:
             yield
         finally:

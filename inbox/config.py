@@ -16,6 +16,9 @@ STATIC_DIR = PROJECT_ROOT / "static"
 class Settings:
     database_url: str
     redis_url: str | None
+    # Which channels-redis layer carries events between processes: "pubsub"
+    # (RedisPubSubChannelLayer) or "list" (RedisChannelLayer).
+    channel_layer: str
     secret_key: str
     data_dir: Path
     # Cookies marked Secure are dropped by browsers on plain-http localhost,
@@ -61,11 +64,18 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=env.get("INBOX_REDIS_URL") or None,
+        channel_layer=_channel_layer(env.get("INBOX_CHANNEL_LAYER", "pubsub")),
         secret_key=_secret_key(data_dir),
         data_dir=data_dir,
         secure_cookies=env.get("INBOX_SECURE_COOKIES", "").lower() in {"1", "true", "yes"},
         allowed_origins=origins,
     )
+
+
+def _channel_layer(value: str) -> str:
+    if value not in ("pubsub", "list"):
+        raise ValueError(f"INBOX_CHANNEL_LAYER must be 'pubsub' or 'list', not {value!r}")
+    return value
 
 
 def normalise_database_url(url: str) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from inbox.config import Settings
 from inbox.db import make_engine, make_sessionmakers
 from inbox.realtime.hub import Hub
+from inbox.realtime.transport import LayerTransport, make_layer
 
 
 @dataclass
@@ -19,12 +20,17 @@ class Runtime:
     write_sessions: async_sessionmaker[AsyncSession]
     hub: Hub
 
+    async def start(self) -> None:
+        """Join live fan-out; only long-running processes (web, worker) need it."""
+        await self.hub.start()
+
     async def close(self) -> None:
         await self.hub.close()
         await self.engine.dispose()
 
 
-def create_runtime(settings: Settings, hub: Hub | None = None) -> Runtime:
+def create_runtime(settings: Settings) -> Runtime:
     engine = make_engine(settings.database_url)
     read, write = make_sessionmakers(engine)
-    return Runtime(settings, engine, read, write, hub or Hub())
+    hub = Hub(read, LayerTransport(make_layer(settings)))
+    return Runtime(settings, engine, read, write, hub)

@@ -22,6 +22,8 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = stop or _stop_on_signals()
     rt = create_runtime(settings)
+    # Joined so the events connectors cause reach web processes at once.
+    await rt.start()
     running: dict[int, asyncio.Task[None]] = {}
     try:
         while not stop.is_set():

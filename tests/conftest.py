@@ -74,6 +74,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,
         "redis_url": None,
+        "channel_layer": "pubsub",
         "secret_key": "test-secret-key-not-for-production",
         "data_dir": _TMP,
         "secure_cookies": False,

@@ -1,52 +1,139 @@
-"""The hub: hands committed events to this process's subscribers.
+"""The hub: hands committed events, in sequence order, to this process's subscribers.
 
-Each subscriber gets a bounded queue. A subscriber that falls behind is
-marked overflowed instead of growing memory; it resyncs from the outbox,
-which stays the source of truth.
+Events reach a process two ways: from actions committed in it (`publish`) and
+from other processes over the transport. Either way the hub delivers each
+sequence number once and in order, reading any gap back from the outbox; a
+poll of the outbox catches up on whatever the transport lost (a Redis
+restart, a dropped message). Each subscriber has a bounded queue; one that
+falls behind is marked overflowed and must resync, so it can't grow memory
+or slow the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from inbox.events import Published
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inbox.events import Audience, Published, parse_event
+from inbox.realtime.outbox import events_after, latest_seq
+from inbox.realtime.transport import LayerTransport
 
 log = logging.getLogger(__name__)
 
 
 class Subscription:
     def __init__(self, agent_id: int | None, maxsize: int) -> None:
-        # None receives everything (used by tests and server-side consumers).
+        # None receives everything (server-side consumers and tests).
         self.agent_id = agent_id
         self.queue: asyncio.Queue[Published] = asyncio.Queue(maxsize)
-        self.overflowed = False
+        self.overflowed = asyncio.Event()
 
     def offer(self, published: Published) -> None:
-        if self.overflowed:
+        if self.overflowed.is_set():
             return
         if self.agent_id is not None and self.agent_id not in published.audience.agent_ids:
             return
         try:
             self.queue.put_nowait(published)
         except asyncio.QueueFull:
-            self.overflowed = True
+            self.overflowed.set()
             log.warning("subscriber for agent %s fell behind; it must resync", self.agent_id)
 
 
 class Hub:
-    """In-process fan-out. A cross-process transport feeds `deliver_local`."""
-
-    def __init__(self, queue_size: int = 1000) -> None:
-        self._subs: set[Subscription] = set()
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        transport: LayerTransport | None = None,
+        *,
+        queue_size: int = 1000,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._sessions = sessions
+        self._transport = transport
         self._queue_size = queue_size
+        self._poll_interval = poll_interval
+        self._subs: set[Subscription] = set()
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._poller: asyncio.Task[None] | None = None
+        self._started = False
+        # Everything up to here was delivered (or predates this process).
+        self.last_seq: int | None = None
+
+    async def start(self) -> None:
+        """Join the transport and start the outbox poll (servers and workers only)."""
+        async with self._sessions() as session:
+            self.last_seq = await latest_seq(session)
+        if self._transport is not None:
+            self._transport.on_reconnect = self._wake.set
+            await self._transport.start(self._on_transport)
+        self._poller = asyncio.create_task(self._poll_loop(), name="inbox-hub-poll")
+        self._started = True
 
     async def publish(self, published: Published) -> None:
-        self.deliver_local(published)
+        """Called by actions after commit."""
+        await self._deliver_in_order(published)
+        if self._started and self._transport is not None:
+            try:
+                await self._transport.send(_to_wire(published))
+            except Exception as exc:
+                # Other processes will read it from the outbox on their next poll.
+                log.warning("could not fan out event %s: %s", published.seq, exc)
 
-    def deliver_local(self, published: Published) -> None:
+    def _on_transport(self, message: dict[str, Any]) -> None:
+        published = _from_wire(message)
+        if self.last_seq is not None and published.seq <= self.last_seq:
+            return  # our own echo, or already caught up from the outbox
+        task = asyncio.create_task(self._deliver_in_order(published))
+        task.add_done_callback(_log_failure)
+
+    async def _deliver_in_order(self, published: Published) -> None:
+        async with self._lock:
+            last = self.last_seq
+            if last is not None and published.seq <= last:
+                return
+            if last is not None and published.seq > last + 1:
+                # Writers commit in sequence order, so the gap is committed
+                # already (or a rolled-back hole): read it back first.
+                async with self._sessions() as session:
+                    missing = await events_after(session, last, before=published.seq)
+                for earlier in missing:
+                    self._fan_out(earlier)
+            self._fan_out(published)
+            self.last_seq = published.seq
+
+    async def catch_up(self) -> None:
+        """Deliver whatever the outbox has beyond what this process has seen."""
+        async with self._lock:
+            if self.last_seq is None:
+                return
+            while True:
+                async with self._sessions() as session:
+                    batch = await events_after(session, self.last_seq)
+                for published in batch:
+                    self._fan_out(published)
+                    self.last_seq = published.seq
+                if len(batch) < 1000:
+                    return
+
+    async def _poll_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+            self._wake.clear()
+            try:
+                await self.catch_up()
+            except Exception as exc:
+                log.warning("outbox catch-up failed: %s", exc)
+
+    def _fan_out(self, published: Published) -> None:
         for sub in list(self._subs):
             sub.offer(published)
 
@@ -60,4 +147,32 @@ class Hub:
             self._subs.discard(sub)
 
     async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        if self._transport is not None and self._started:
+            await self._transport.close()
         self._subs.clear()
+        self._started = False
+
+
+def _to_wire(published: Published) -> dict[str, Any]:
+    return {
+        "seq": published.seq,
+        "event": published.event.model_dump(mode="json"),
+        "audience": published.audience.to_json(),
+    }
+
+
+def _from_wire(message: dict[str, Any]) -> Published:
+    return Published(
+        int(message["seq"]),
+        parse_event(message["event"]),
+        Audience.from_json(message["audience"]),
+    )
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("delivering a fanned-out event failed: %s", task.exception())
