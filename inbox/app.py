@@ -10,10 +10,11 @@ from datetime import timedelta
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from inbox.config import STATIC_DIR, Settings, load_settings
+from inbox.realtime.stream import stream
 from inbox.runtime import Runtime, create_runtime
 from inbox.views import errors, health, session
 from inbox.views.middleware import AuthMiddleware, CsrfMiddleware, SecurityHeadersMiddleware
@@ -30,6 +31,8 @@ def _routes() -> list[BaseRoute]:
     return [
         *health.routes,
         *session.routes,
+        # Before the API mount, which would otherwise claim the path.
+        WebSocketRoute("/api/v1/stream", stream),
         Mount("/api/v1", routes=api_routes),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         *page_routes,

@@ -73,6 +73,9 @@ def serve(host: str, port: int, workers: int, run_migrations: bool | None) -> No
         workers=workers,
         proxy_headers=True,
         log_level="info",
+        # The sans-I/O implementation: uvicorn's default still uses the
+        # deprecated websockets.legacy API.
+        ws="websockets-sansio",
     )
 
 

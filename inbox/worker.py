@@ -9,6 +9,7 @@ import signal
 
 from sqlalchemy import select
 
+from inbox.actions.housekeeping import do_prune_outbox
 from inbox.channels.registry import connector_factories
 from inbox.config import Settings
 from inbox.models import Inbox
@@ -28,6 +29,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     try:
         while not stop.is_set():
             await _start_new_connectors(rt, running)
+            await _prune_outbox(rt)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RESCAN_SECONDS)
     finally:
@@ -53,6 +55,16 @@ async def _start_new_connectors(rt: Runtime, running: dict[int, asyncio.Task[Non
         log.info("started %s connector for inbox %s", inbox.channel.value, inbox.id)
     if not running:
         log.info("no inbox needs a running connector; checking again in %.0fs", RESCAN_SECONDS)
+
+
+async def _prune_outbox(rt: Runtime) -> None:
+    try:
+        removed = await do_prune_outbox(rt)
+    except Exception as exc:  # housekeeping must never stop the connectors
+        log.warning("pruning the outbox failed: %s", exc)
+        return
+    if removed:
+        log.info("pruned %d events past the retention window", removed)
 
 
 def _stop_on_signals() -> asyncio.Event:

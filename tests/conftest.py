@@ -33,8 +33,9 @@ IS_POSTGRES = DATABASE_URL.startswith("postgresql")
 def cheap_password_hashing() -> Iterator[None]:
     """Argon2 with the cheapest parameters: still the real hash, but the suite
     creates hundreds of agents and production-strength hashing dominated its time."""
-    import inbox.auth
     from argon2 import PasswordHasher
+
+    import inbox.auth
 
     original = inbox.auth._hasher
     inbox.auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

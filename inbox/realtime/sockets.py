@@ -1,0 +1,46 @@
+"""What every socket does on connect: check the origin and who is asking."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket
+
+from inbox.models import Agent
+from inbox.views.requests import current_agent, runtime
+
+# Close codes (4000-4999 are the application's own).
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_DEACTIVATED = 4410
+CLOSE_TOO_SLOW = 4408
+CLOSE_BAD_REQUEST = 4400
+
+
+def origin_allowed(ws: WebSocket) -> bool:
+    """Browsers always send Origin; it must be this site or an allowed one.
+
+    A cross-site page can't read our cookie, but a socket it opens would
+    carry it; refusing foreign origins closes that hole. Clients that are
+    not browsers send no Origin and authenticate with a bearer token.
+    """
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True
+    if origin in runtime(ws).settings.allowed_origins:
+        return True
+    host = ws.headers.get("host", "")
+    return urlsplit(origin).netloc == host
+
+
+async def authenticate(ws: WebSocket) -> Agent | None:
+    """Accepts the socket; returns the agent, or closes it with the reason."""
+    if not origin_allowed(ws):
+        await ws.close(CLOSE_FORBIDDEN_ORIGIN, "origin not allowed")
+        return None
+    await ws.accept()
+    agent = current_agent(ws)
+    if agent is None:
+        await ws.close(CLOSE_UNAUTHENTICATED, "sign in or send a valid bearer token")
+        return None
+    return agent
