@@ -33,7 +33,8 @@ async def serve(app: Starlette) -> AsyncIterator[str]:
     task = asyncio.create_task(server.serve())
     try:
         async with asyncio.timeout(10):
-            while not server.started:  # uvicorn offers no event to wait on
+            # uvicorn offers no event to wait on.
+            while not server.started:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         yield f"http://127.0.0.1:{port}"
     finally:
