@@ -220,6 +220,21 @@ class Plan:
                     (aid, mid, f"scan-{mid}.pdf", "application/pdf", 20_000 + mid % 500_000, digest)
                 )
 
+    def table_streams(
+        self, ts: Callable[[int], Any]
+    ) -> Iterator[tuple[str, int | None, Iterator[tuple[Any, ...]]]]:
+        """(table, expected rows or None, rows) in load order.
+
+        Consume each stream fully before asking for the next: attachments are
+        gathered while the messages stream.
+        """
+        yield "customers", self.scale.customers, self.customers_rows(ts)
+        yield "identities", None, self.identities_rows(ts)
+        yield "conversations", self.scale.conversations, self.conversations_rows(ts)
+        messages, attachments = self.messages_and_attachments(ts)
+        yield "messages", self.scale.messages, messages
+        yield "attachments", len(attachments), iter(attachments)
+
     def _text(self, conv_index: int, seq: int) -> str:
         return self.texts[(conv_index * 7919 + seq * 104_729) % len(self.texts)]
 
@@ -250,13 +265,81 @@ _SUBJECTS = (
     "Do you ship to Norway?",
 )
 _WORDS = (
-    "order parcel refund delivery invoice account password address tracking courier "
-    "warehouse discount payment card receipt size colour return exchange subscription "
-    "weekend tomorrow thanks please kindly update status urgent again still waiting "
-    "label customs fee support team morning evening number email phone photo broken"
-).split()
-_FIRST = "Ana Ben Chloe Dmitri Eva Farid Greta Hiro Ines Jonas Kofi Lena Mateo Nora Omar".split()
-_LAST = "Silva Meyer Novak Okafor Rossi Tanaka Varga Weber Yilmaz Zhang Dubois Haddad".split()
+    "order",
+    "parcel",
+    "refund",
+    "delivery",
+    "invoice",
+    "account",
+    "password",
+    "address",
+    "tracking",
+    "courier",
+    "warehouse",
+    "discount",
+    "payment",
+    "card",
+    "receipt",
+    "size",
+    "colour",
+    "return",
+    "exchange",
+    "subscription",
+    "weekend",
+    "tomorrow",
+    "thanks",
+    "please",
+    "kindly",
+    "update",
+    "status",
+    "urgent",
+    "again",
+    "still",
+    "waiting",
+    "label",
+    "customs",
+    "fee",
+    "support",
+    "team",
+    "morning",
+    "evening",
+    "number",
+    "email",
+    "phone",
+    "photo",
+    "broken",
+)
+_FIRST = (
+    "Ana",
+    "Ben",
+    "Chloe",
+    "Dmitri",
+    "Eva",
+    "Farid",
+    "Greta",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nora",
+    "Omar",
+)
+_LAST = (
+    "Silva",
+    "Meyer",
+    "Novak",
+    "Okafor",
+    "Rossi",
+    "Tanaka",
+    "Varga",
+    "Weber",
+    "Yilmaz",
+    "Zhang",
+    "Dubois",
+    "Haddad",
+)
 
 
 def _subject(conv_id: int) -> str:
