@@ -83,20 +83,27 @@ async def get_visible_conversation(
     return conv
 
 
-async def get_visible_customer(session: AsyncSession, agent: Agent, customer_id: int) -> Customer:
-    customer = await session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFound("customer not found")
-    if agent.is_admin:
-        return customer
-    inbox_ids = await visible_inbox_ids(session, agent)
-    visible = await session.scalar(
-        select(
+async def get_visible_customer(
+    session: AsyncSession,
+    agent: Agent,
+    customer_id: int,
+    *,
+    visible: set[int] | None = None,
+) -> Customer:
+    """The customer, or NotFound if absent or seen through no conversation the agent may see.
+
+    Pass `visible` (the agent's inbox ids) when the caller has it already.
+    """
+    stmt = select(Customer).where(Customer.id == customer_id)
+    if not agent.is_admin:
+        inbox_ids = visible if visible is not None else await visible_inbox_ids(session, agent)
+        stmt = stmt.where(
             exists().where(
-                Conversation.customer_id == customer_id, Conversation.inbox_id.in_(inbox_ids)
+                Conversation.customer_id == Customer.id,
+                Conversation.inbox_id.in_(sorted(inbox_ids)),
             )
         )
-    )
-    if not visible:
+    customer = await session.scalar(stmt)
+    if customer is None:
         raise NotFound("customer not found")
     return customer

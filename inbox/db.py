@@ -38,6 +38,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # 64 MiB of page cache per connection (default 2 MiB): the read paths
+        # at a million messages otherwise reread index pages from the OS.
+        cur.execute("PRAGMA cache_size=-65536")
         cur.close()
 
     @event.listens_for(sync_engine, "begin")

@@ -11,12 +11,14 @@ from typing import Literal
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from inbox.access import get_visible_customer, visible_inbox_ids
 from inbox.errors import BadRequest
 from inbox.models import (
     Agent,
+    Attachment,
     Conversation,
     Customer,
     CustomerNote,
@@ -146,42 +148,61 @@ async def customer_timeline(
     before: Cursor | None = None,
     limit: int = 50,
 ) -> Timeline:
-    """The customer's messages from every channel the agent may see, interleaved by time."""
-    customer = await get_visible_customer(session, agent, customer_id)
-    visible = await visible_inbox_ids(session, agent)
+    """The customer's messages from every channel the agent may see, interleaved by time.
+
+    Three statements: the agent's inboxes, the customer (with the access
+    check folded in), the page with its inbox and sender names joined, plus
+    one for attachments only when the page has messages.
+    """
+    visible = sorted(await visible_inbox_ids(session, agent))
+    customer = await get_visible_customer(session, agent, customer_id, visible=set(visible))
+    sender = aliased(Agent)
     stmt = (
-        select(Message)
-        .where(Message.customer_id == customer_id, Message.inbox_id.in_(sorted(visible)))
-        .options(selectinload(Message.attachments))
+        select(Message, Inbox.name, Inbox.channel, sender.name)
+        .join(Inbox, Inbox.id == Message.inbox_id)
+        .outerjoin(sender, sender.id == Message.sender_agent_id)
+        .where(Message.customer_id == customer_id, Message.inbox_id.in_(visible))
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(limit + 1)
     )
     if before is not None:
         stmt = stmt.where(tuple_(Message.created_at, Message.id) < tuple_(before.at, before.id))
-    messages = list((await session.scalars(stmt)).all())
+    rows = list((await session.execute(stmt)).all())
     earlier = None
-    if len(messages) > limit:
-        messages = messages[:limit]
-        earlier = Cursor(messages[-1].created_at, messages[-1].id).encode()
-    messages.reverse()
-    inboxes = {i.id: i for i in (await session.scalars(select(Inbox))).all()}
-    agent_ids = {m.sender_agent_id for m in messages if m.sender_agent_id is not None}
-    names: dict[int, str] = {}
-    if agent_ids:
-        rows = await session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids)))
-        names = {agent_id: name for agent_id, name in rows}
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1][0]
+        earlier = Cursor(last.created_at, last.id).encode()
+    rows.reverse()
+    await _load_attachments(session, [message for message, *_ in rows])
     entries = [
         TimelineEntry(
-            m,
-            inboxes[m.inbox_id].name,
-            inboxes[m.inbox_id].channel.value,
-            names.get(m.sender_agent_id, "Agent")
-            if m.sender_agent_id is not None
+            message,
+            inbox_name,
+            channel.value,
+            (sender_name or "Agent")
+            if message.sender_agent_id is not None
             else customer.display_name,
         )
-        for m in messages
+        for message, inbox_name, channel, sender_name in rows
     ]
     return Timeline(entries, earlier)
+
+
+async def _load_attachments(session: AsyncSession, messages: list[Message]) -> None:
+    """Fill `message.attachments` for a page of messages in one statement."""
+    if not messages:
+        return
+    by_message: dict[int, list[Attachment]] = {m.id: [] for m in messages}
+    found = await session.scalars(
+        select(Attachment)
+        .where(Attachment.message_id.in_(list(by_message)))
+        .order_by(Attachment.id)
+    )
+    for attachment in found:
+        by_message[attachment.message_id].append(attachment)
+    for message in messages:
+        set_committed_value(message, "attachments", by_message[message.id])
 
 
 @dataclass(frozen=True)
@@ -193,15 +214,10 @@ class Profile:
 
 
 async def customer_profile(session: AsyncSession, agent: Agent, customer_id: int) -> Profile:
-    await get_visible_customer(session, agent, customer_id)
-    customer = await session.scalar(
-        select(Customer)
-        .where(Customer.id == customer_id)
-        .options(selectinload(Customer.identities), selectinload(Customer.tags))
-        .execution_options(populate_existing=True)
-    )
-    assert customer is not None
     visible = await visible_inbox_ids(session, agent)
+    customer = await get_visible_customer(session, agent, customer_id, visible=visible)
+    # Identities and tags are loaded eagerly: their relationships refuse lazy loads.
+    await session.refresh(customer, ["identities", "tags"])
     notes = (
         await session.scalars(
             select(CustomerNote)
