@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from inbox.config import STATIC_DIR, Settings, load_settings
+from inbox.realtime.browser import browser_socket
 from inbox.realtime.stream import stream
 from inbox.runtime import Runtime, create_runtime
 from inbox.views import errors, health, session
@@ -26,13 +27,16 @@ SESSION_MAX_AGE = int(timedelta(days=14).total_seconds())
 
 def _routes() -> list[BaseRoute]:
     from inbox.api.routes import routes as api_routes
+    from inbox.channels.api.webhook import routes as api_webhook_routes
     from inbox.views.pages import routes as page_routes
 
     return [
         *health.routes,
         *session.routes,
+        *api_webhook_routes,
         # Before the API mount, which would otherwise claim the path.
         WebSocketRoute("/api/v1/stream", stream),
+        WebSocketRoute("/ws", browser_socket),
         Mount("/api/v1", routes=api_routes),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         *page_routes,

@@ -103,6 +103,35 @@ class DirectMessageCreated(EventBase):
     customer_id: int | None
 
 
+NotificationKindName = Literal["mention", "direct_message", "assignment"]
+
+
+class NotificationCreated(EventBase):
+    """One agent was told something personally: a mention, a direct message, an assignment.
+
+    The ids say what it is about; the text itself is fetched, so it is never
+    copied into the outbox.
+    """
+
+    type: Literal["notification.created"] = "notification.created"
+    notification_id: int
+    agent_id: int
+    kind: NotificationKindName
+    actor_id: int | None
+    conversation_id: int | None
+    customer_id: int | None
+    message_id: int | None
+    direct_message_id: int | None
+
+
+class NotificationRead(EventBase):
+    """An agent marked notifications read (one, a thread's, or all); these ids changed."""
+
+    type: Literal["notification.read"] = "notification.read"
+    agent_id: int
+    notification_ids: list[int]
+
+
 Event = Annotated[
     ConversationCreated
     | MessageCreated
@@ -111,7 +140,9 @@ Event = Annotated[
     | CustomerUpdated
     | AgentDeactivated
     | InboxAccessChanged
-    | DirectMessageCreated,
+    | DirectMessageCreated
+    | NotificationCreated
+    | NotificationRead,
     Field(discriminator="type"),
 ]
 
@@ -124,6 +155,8 @@ EVENT_CLASSES: tuple[type[EventBase], ...] = (
     AgentDeactivated,
     InboxAccessChanged,
     DirectMessageCreated,
+    NotificationCreated,
+    NotificationRead,
 )
 EVENT_TYPES: dict[str, type[EventBase]] = {
     cls.model_fields["type"].default: cls for cls in EVENT_CLASSES

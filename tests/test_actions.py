@@ -231,9 +231,13 @@ async def test_direct_message_reaches_only_the_two_colleagues(rt: Runtime, world
         dm = await do_send_direct_message(
             rt, world.ana, world.lead.id, "Can you approve this refund?", conversation_id=conv_id
         )
-    (published,) = events
+    by_type = {p.event.type: p for p in events}
+    published = by_type["direct_message.created"]
     assert published.audience.agent_ids == frozenset({world.ana.id, world.lead.id})
     assert published.audience.customer_id is None
+    # The recipient alone is notified.
+    assert by_type["notification.created"].audience.agent_ids == frozenset({world.lead.id})
+    assert len(events) == 2
     assert dm.customer_id == received.message.customer_id
     # Olga can't point at a case she can't see.
     with pytest.raises(NotFound):

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 
 from inbox.access import get_visible_conversation, inbox_audience
 from inbox.channels.base import InboundMessage
 from inbox.errors import BadRequest, Conflict, NotFound
 from inbox.events import Audience, ConversationCreated, ConversationStatusChanged, MessageCreated
+from inbox.mentions import MentionOutcome
 from inbox.models import (
     Agent,
     Attachment,
@@ -29,6 +31,7 @@ from inbox.runtime import Runtime
 from inbox.sanitize import clean_html, preview
 
 from .conversations import claim_if_unassigned
+from .notifications import notify_mentions
 from .transaction import Transaction, transaction
 
 MAX_TEXT = 100_000
@@ -48,12 +51,30 @@ async def do_post_note(
 ) -> Message:
     """A private note: seen by agents of the inbox, never sent to the customer.
 
-    `at` backdates it when importing history; it defaults to now.
+    Colleagues it @mentions are notified (see `inbox.mentions`). `at`
+    backdates it when importing history; it defaults to now.
     """
+    posted = await do_post_note_with_mentions(rt, actor, conversation_id, text, at=at)
+    return posted.message
+
+
+@dataclass(frozen=True)
+class NotePosted:
+    message: Message
+    mentions: MentionOutcome  # whom the note notified, and whom it could not
+
+
+async def do_post_note_with_mentions(
+    rt: Runtime, actor: Agent, conversation_id: int, text: str, *, at: datetime | None = None
+) -> NotePosted:
+    """`do_post_note`, also saying what became of each @mention, so the author can be told."""
     text = _check_text(text)
     async with transaction(rt) as tx:
         conv = await get_visible_conversation(tx.session, actor, conversation_id)
-        return await _add_agent_message(tx, actor, conv, Direction.NOTE, text, at)
+        message = await _add_agent_message(tx, actor, conv, Direction.NOTE, text, at)
+        # Same transaction: a note and its notifications commit together or not at all.
+        mentions = await notify_mentions(tx, actor, conv, message)
+    return NotePosted(message, mentions)
 
 
 async def do_post_reply(
@@ -164,6 +185,17 @@ async def _find_existing(rt: Runtime, inbound: InboundMessage) -> Message | None
 
 async def _store_inbound(tx: Transaction, inbound: InboundMessage) -> Message:
     session = tx.session
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise first contacts per arrival identity: under READ COMMITTED two
+        # deliveries can both miss the customer, and the later one then makes a
+        # second, identity-less customer once the first commits. (SQLite's
+        # writers are serialised already.) The two-key form keeps clear of the
+        # outbox's single-key lock.
+        first = inbound.identities[0]
+        await session.execute(
+            sql_text("SELECT pg_advisory_xact_lock(1, hashtext(:k))"),
+            {"k": f"{first.kind.value}:{first.value}"},
+        )
     inbox = await session.get(Inbox, inbound.inbox_id)
     if inbox is None:
         raise NotFound("inbox not found")

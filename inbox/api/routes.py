@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import account, conversations, customers
+from . import account, collab, conversations, customers
 from .openapi import document_endpoint
 from .registry import Registry
 
@@ -16,6 +16,7 @@ registry = Registry()
 registry.extend(account.ENDPOINTS)
 registry.extend(conversations.ENDPOINTS)
 registry.extend(customers.ENDPOINTS)
+registry.extend(collab.ENDPOINTS)
 registry.register(document_endpoint(registry))
 
 routes: list[BaseRoute] = registry.routes()

@@ -7,6 +7,7 @@ from .conversations import Attachment, Conversation, Delivery, Direction, Messag
 from .customers import Customer, CustomerNote, CustomerTag, Identity, IdentityKind, Purchase
 from .inboxes import ChannelKind, Inbox
 from .log import AuditEntry, OutboxEvent
+from .notifications import Notification, NotificationKind
 
 __all__ = [
     "Agent",
@@ -27,6 +28,8 @@ __all__ = [
     "InboxAgentAccess",
     "InboxTeamAccess",
     "Message",
+    "Notification",
+    "NotificationKind",
     "OutboxEvent",
     "Purchase",
     "Role",

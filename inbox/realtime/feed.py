@@ -8,7 +8,6 @@ skipping what the replay already covered. Nothing is missed or doubled.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -68,23 +67,19 @@ class Feed:
                 return
 
     async def next(self) -> Published:
-        """The next live event for this agent, never one already replayed."""
+        """The next live event for this agent, never one already replayed.
+
+        Safe to cancel: Queue.get takes an item only when it returns, and
+        nothing here awaits after that.
+        """
         while True:
-            get = asyncio.ensure_future(self._sub.queue.get())
-            overflow = asyncio.ensure_future(self._sub.overflowed.wait())
-            try:
-                done, _ = await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (get, overflow):
-                    if not task.done():
-                        task.cancel()
-            if get in done:
-                published = get.result()
-                if published.seq <= self.last_seq:
-                    continue
-                self.last_seq = published.seq
-                return published
-            raise Overflowed
+            published = await self._sub.queue.get()
+            if published is None:
+                raise Overflowed
+            if published.seq <= self.last_seq:
+                continue
+            self.last_seq = published.seq
+            return published
 
 
 @asynccontextmanager

@@ -7,6 +7,10 @@ poll of the outbox catches up on whatever the transport lost (a Redis
 restart, a dropped message). Each subscriber has a bounded queue; one that
 falls behind is marked overflowed and must resync, so it can't grow memory
 or slow the others.
+
+Fanning out to other processes happens in the background, in order: an
+action's request never waits on Redis, so a slow, hung or absent Redis costs
+other processes latency (until their next poll), never this one's requests.
 """
 
 from __future__ import annotations
@@ -22,28 +26,41 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox.events import Audience, Published, parse_event
 from inbox.realtime.outbox import events_after, latest_seq
-from inbox.realtime.transport import LayerTransport
+from inbox.realtime.transport import LayerTransport, stop_task
 
 log = logging.getLogger(__name__)
+
+# Events waiting to be fanned out. Past this, while Redis is stuck, newer
+# events are not sent at all: other processes read them on their next poll.
+_OUTGOING_MAX = 1000
+# One send may take this long before it is abandoned for the next. A healthy
+# Redis answers in about a millisecond; a hung one would otherwise hold every
+# later event for the client's socket timeout (which still ends the send if
+# redis-py loses this deadline's cancellation: see transport.stop_task).
+_SEND_SECONDS = 2.0
 
 
 class Subscription:
     def __init__(self, agent_id: int | None, maxsize: int) -> None:
         # None receives everything (server-side consumers and tests).
         self.agent_id = agent_id
-        self.queue: asyncio.Queue[Published] = asyncio.Queue(maxsize)
-        self.overflowed = asyncio.Event()
+        # None, queued last, says the subscriber fell behind: it wakes a
+        # waiting reader with nothing else to wait on.
+        self.queue: asyncio.Queue[Published | None] = asyncio.Queue(maxsize + 1)
+        self.maxsize = maxsize
+        self.overflowed = False
 
     def offer(self, published: Published) -> None:
-        if self.overflowed.is_set():
+        if self.overflowed:
             return
         if self.agent_id is not None and self.agent_id not in published.audience.agent_ids:
             return
-        try:
+        if self.queue.qsize() < self.maxsize:
             self.queue.put_nowait(published)
-        except asyncio.QueueFull:
-            self.overflowed.set()
-            log.warning("subscriber for agent %s fell behind; it must resync", self.agent_id)
+            return
+        self.overflowed = True
+        self.queue.put_nowait(None)
+        log.warning("subscriber for agent %s fell behind; it must resync", self.agent_id)
 
 
 class Hub:
@@ -63,6 +80,8 @@ class Hub:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
+        self._outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_OUTGOING_MAX)
+        self._sender: asyncio.Task[None] | None = None
         self._started = False
         # Everything up to here was delivered (or predates this process).
         self.last_seq: int | None = None
@@ -74,18 +93,39 @@ class Hub:
         if self._transport is not None:
             self._transport.on_reconnect = self._wake.set
             await self._transport.start(self._on_transport)
+            self._sender = asyncio.create_task(self._send_loop(), name="inbox-hub-send")
         self._poller = asyncio.create_task(self._poll_loop(), name="inbox-hub-poll")
         self._started = True
 
     async def publish(self, published: Published) -> None:
         """Called by actions after commit."""
         await self._deliver_in_order(published)
-        if self._started and self._transport is not None:
+        if self._sender is not None:
             try:
-                await self._transport.send(_to_wire(published))
-            except Exception as exc:
+                self._outgoing.put_nowait(_to_wire(published))
+            except asyncio.QueueFull:
                 # Other processes will read it from the outbox on their next poll.
-                log.warning("could not fan out event %s: %s", published.seq, exc)
+                log.debug("fan-out backlog full; event %s left to the outbox", published.seq)
+
+    async def _send_loop(self) -> None:
+        assert self._transport is not None
+        failing = False
+        while True:
+            message = await self._outgoing.get()
+            try:
+                async with asyncio.timeout(_SEND_SECONDS):
+                    await self._transport.send(message)
+            except Exception as exc:
+                # Other processes will read it from the outbox on their next
+                # poll. One warning per outage, not one per event.
+                if not failing:
+                    reason = str(exc) or type(exc).__name__  # a timeout has no message
+                    log.warning("could not fan out event %s: %s", message["seq"], reason)
+                failing = True
+                continue
+            if failing:
+                log.warning("fanning out events again from event %s", message["seq"])
+            failing = False
 
     def _on_transport(self, message: dict[str, Any]) -> None:
         published = _from_wire(message)
@@ -147,10 +187,11 @@ class Hub:
             self._subs.discard(sub)
 
     async def close(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+        # Unsent events are left to the outbox: other processes poll it.
+        for task in (self._poller, self._sender):
+            if task is not None:
+                await stop_task(task)
+        self._poller = self._sender = None
         if self._transport is not None and self._started:
             await self._transport.close()
         self._subs.clear()

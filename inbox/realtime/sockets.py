@@ -44,3 +44,13 @@ async def authenticate(ws: WebSocket) -> Agent | None:
         await ws.close(CLOSE_UNAUTHENTICATED, "sign in or send a valid bearer token")
         return None
     return agent
+
+
+def parse_since(ws: WebSocket) -> int | str | None:
+    """`?since=SEQ`: the number, None when absent, or the reason it is refused."""
+    raw = ws.query_params.get("since")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        return "since must be a non-negative integer sequence number"
+    return int(raw)

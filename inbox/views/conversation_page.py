@@ -31,6 +31,8 @@ from inbox.models import (
     utcnow,
 )
 from inbox.queries import Cursor, TimelineEntry, customer_timeline
+from inbox.realtime.live_socket import LiveSocket, live_socket
+from inbox.realtime.outbox import latest_seq
 from inbox.views.customer_panel import load_panel
 from inbox.views.display import Moment, channel_label, moment
 from inbox.views.fragments import vary_on_htmx, wants_fragment
@@ -74,6 +76,18 @@ def header_actions(agent: Agent, conv: Conversation) -> list[HeaderAction]:
     if mine_or_free and conv.status is not Status.OPEN:
         actions.append(HeaderAction("reopen", "Reopen", "quiet"))
     return actions
+
+
+def header_perspective(agent: Agent, conv: Conversation) -> str:
+    """All that the header reads from the agent (header_actions, `assignable`).
+
+    Agents with the same perspective get byte-identical headers, so a live
+    update renders the header once per perspective, not once per agent; keep
+    this in step with header_actions and load_header.
+    """
+    if agent.can_assign_others:
+        return "lead"
+    return "assignee" if conv.assignee_id == agent.id else "agent"
 
 
 async def load_header(db: AsyncSession, agent: Agent, conv: Conversation) -> ConversationHeader:
@@ -164,6 +178,9 @@ def timeline_item(
 class TimelinePage:
     items: list[TimelineItem]
     earlier_url: str | None
+    # The page's live socket, resuming after the outbox position read before
+    # the timeline (an event in between is replayed; fragments are idempotent).
+    live: LiveSocket
 
 
 async def load_timeline(
@@ -174,8 +191,17 @@ async def load_timeline(
     base_url: str,
     current_id: int | None,
     before: Cursor | None,
+    seq: int | None = None,
 ) -> TimelinePage:
+    """One page of the timeline; `seq` is where the caller began reading (else read here)."""
+    if seq is None:
+        seq = await latest_seq(db)
     timeline = await customer_timeline(db, agent, customer_id, before=before, limit=TIMELINE_PAGE)
+    live = (
+        live_socket(seq, page="conversation", conversation=current_id)
+        if current_id is not None
+        else live_socket(seq, page="customer", customer=customer_id)
+    )
     return TimelinePage(
         items=[timeline_item(e, current_id) for e in timeline.entries],
         earlier_url=(
@@ -183,6 +209,7 @@ async def load_timeline(
             if timeline.earlier_cursor
             else None
         ),
+        live=live,
     )
 
 
@@ -196,10 +223,12 @@ async def conversation_page(request: Request) -> Response:
     conversation_id = path_int(request, "conversation_id")
     before = before_cursor(request)
     async with runtime(request).read_sessions() as db:
+        # Before anything the page shows, so the socket replays what follows.
+        seq = await latest_seq(db)
         conv = await get_visible_conversation(db, agent, conversation_id)
         url = f"/conversations/{conv.id}"
         timeline = await load_timeline(
-            db, agent, conv.customer_id, base_url=url, current_id=conv.id, before=before
+            db, agent, conv.customer_id, base_url=url, current_id=conv.id, before=before, seq=seq
         )
         if before is not None and wants_fragment(request):
             return vary_on_htmx(render(request, "_timeline_page.html", timeline=timeline))

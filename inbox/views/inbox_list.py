@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -14,8 +15,10 @@ from starlette.routing import Route
 
 from inbox.access import visible_inbox_ids
 from inbox.errors import BadRequest
-from inbox.models import Agent, Inbox, Status, utcnow
+from inbox.models import Agent, Conversation, Inbox, Status, utcnow
 from inbox.queries import VIEWS, ConversationRow, Cursor, View, list_conversations
+from inbox.realtime.live_socket import LiveSocket, live_socket
+from inbox.realtime.outbox import latest_seq
 from inbox.views.display import Moment, channel_label, moment
 from inbox.views.fragments import vary_on_htmx, wants_fragment
 from inbox.views.requests import require_agent, runtime
@@ -37,12 +40,36 @@ class Filters:
         return None if self.status == "any" else Status(self.status)
 
     def url(self, cursor: str | None = None) -> str:
-        params: dict[str, str] = {"view": self.view, "status": self.status}
-        if self.inbox_id is not None:
-            params["inbox"] = str(self.inbox_id)
+        params = self.params()
         if cursor is not None:
             params["cursor"] = cursor
         return "/?" + urlencode(params)
+
+    def params(self) -> dict[str, str]:
+        params = {"view": self.view, "status": self.status}
+        if self.inbox_id is not None:
+            params["inbox"] = str(self.inbox_id)
+        return params
+
+    def matches(self, conv: Conversation, agent_id: int) -> bool:
+        """Whether this listing shows the conversation (given its inbox is visible).
+
+        The conditions of list_conversations, for rows that change live; keep
+        the two in step.
+        """
+        if self.inbox_id is not None and conv.inbox_id != self.inbox_id:
+            return False
+        if self.status_filter is not None and conv.status != self.status_filter:
+            return False
+        if self.view == "mine":
+            return conv.assignee_id == agent_id
+        if self.view == "unassigned":
+            return conv.assignee_id is None
+        return True
+
+    def live_socket(self, seq: int) -> LiveSocket:
+        """The live socket for this listing, resuming after outbox position `seq`."""
+        return live_socket(seq, page="list", **self.params())
 
 
 def parse_filters(query: QueryParams) -> tuple[Filters, Cursor | None]:
@@ -67,9 +94,47 @@ def parse_filters(query: QueryParams) -> tuple[Filters, Cursor | None]:
 
 @dataclass(frozen=True)
 class Tab:
+    view: View
     label: str
     url: str
     active: bool
+    count: int  # open conversations in this view, whatever the status filter
+
+
+@dataclass(frozen=True)
+class OpenCounts:
+    """Open conversations per (inbox, assignee): enough to count any agent's tabs.
+
+    One grouped query serves every agent: the live socket runs it once per
+    event and each socket sums the inboxes its agent can see.
+    """
+
+    per_inbox_assignee: dict[tuple[int, int | None], int]
+
+    def for_agent(self, agent_id: int, inbox_ids: Collection[int]) -> dict[View, int]:
+        counts: dict[View, int] = {"mine": 0, "unassigned": 0, "all": 0}
+        for (inbox_id, assignee_id), n in self.per_inbox_assignee.items():
+            if inbox_id not in inbox_ids:
+                continue
+            counts["all"] += n
+            if assignee_id is None:
+                counts["unassigned"] += n
+            elif assignee_id == agent_id:
+                counts["mine"] += n
+        return counts
+
+
+async def open_counts(db: AsyncSession, inbox_ids: Collection[int] | None = None) -> OpenCounts:
+    """Counts for these inboxes (all inboxes when None)."""
+    stmt = (
+        select(Conversation.inbox_id, Conversation.assignee_id, func.count())
+        .where(Conversation.status == Status.OPEN)
+        .group_by(Conversation.inbox_id, Conversation.assignee_id)
+    )
+    if inbox_ids is not None:
+        stmt = stmt.where(Conversation.inbox_id.in_(sorted(inbox_ids)))
+    rows = await db.execute(stmt)
+    return OpenCounts({(inbox_id, assignee_id): n for inbox_id, assignee_id, n in rows.all()})
 
 
 @dataclass(frozen=True)
@@ -88,6 +153,9 @@ class InboxListPage:
     inboxes: list[Inbox]
     items: list[ListItem]
     more_url: str | None
+    # The live socket for this listing: its filters and the outbox position
+    # the rows were read at, so it replays whatever happened since.
+    live: LiveSocket
 
 
 async def visible_inboxes(db: AsyncSession, agent: Agent) -> list[Inbox]:
@@ -103,6 +171,9 @@ async def inbox_page(request: Request) -> Response:
     agent = require_agent(request)
     filters, cursor = parse_filters(request.query_params)
     async with runtime(request).read_sessions() as db:
+        # Read before the rows: an event committed in between is replayed by
+        # the socket (fragments are idempotent) rather than lost.
+        seq = await latest_seq(db)
         inboxes = await visible_inboxes(db, agent)
         if filters.inbox_id is not None and filters.inbox_id not in {i.id for i in inboxes}:
             # The same answer for an absent inbox and a hidden one, so ids can't be probed.
@@ -116,11 +187,14 @@ async def inbox_page(request: Request) -> Response:
             cursor=cursor,
             limit=PAGE_SIZE,
         )
+        counts = (await open_counts(db, [i.id for i in inboxes])).for_agent(
+            agent.id, [i.id for i in inboxes]
+        )
     now = utcnow()
     page = InboxListPage(
         filters=filters,
         tabs=[
-            Tab(label, replace(filters, view=view).url(), view == filters.view)
+            Tab(view, label, replace(filters, view=view).url(), view == filters.view, counts[view])
             for view, label in VIEW_LABELS.items()
         ],
         statuses=STATUSES,
@@ -135,6 +209,7 @@ async def inbox_page(request: Request) -> Response:
             for row in result.rows
         ],
         more_url=filters.url(result.next_cursor) if result.next_cursor else None,
+        live=filters.live_socket(seq),
     )
     if wants_fragment(request):
         # "Load more" appends rows; a tab or filter change replaces the listing.

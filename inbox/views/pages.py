@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from inbox.views import conversation_actions, conversation_page, customer_page, inbox_list
+from inbox.views import (
+    board_page,
+    conversation_actions,
+    conversation_page,
+    customer_page,
+    direct_messages_page,
+    inbox_list,
+    notifications_page,
+)
 
 routes: list[BaseRoute] = [
     *inbox_list.routes,
     *conversation_page.routes,
     *conversation_actions.routes,
     *customer_page.routes,
+    *notifications_page.routes,
+    *direct_messages_page.routes,
+    *board_page.routes,
 ]

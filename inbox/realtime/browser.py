@@ -1,0 +1,116 @@
+"""`/ws`: the agent UI's live socket. It pushes HTML fragments, never JSON.
+
+Protocol (the page opens it with htmx-ext-ws's `ws-connect`):
+
+- URL: `/ws?page=list&view=..&status=..&inbox=..&since=SEQ`,
+  `/ws?page=conversation&conversation=ID&since=SEQ` or
+  `/ws?page=customer&customer=ID&since=SEQ`. SEQ is the outbox position the
+  page was rendered at (then, on reconnect, the last one it applied).
+- Auth: the session cookie; the Origin must be this site (sockets.authenticate).
+- The server subscribes, replays the events after SEQ from the outbox, then
+  streams live ones. Each message is a batch of out-of-band swaps (see
+  page_updates and templates/fragments/) ending with `#live-seq`, which
+  records the batch's seq for the next reconnect. While idle, every
+  HEARTBEAT_SECONDS it sends `#live-seq` alone.
+- A SEQ older than the outbox keeps (resync), or a change of the agent's
+  inbox access, pushes the "Out of date — reload" banner.
+- The page sends nothing; whatever it sends is ignored.
+- Close codes: 4400 bad parameters or a page the agent can't see, 4401 not
+  signed in, 4403 foreign origin (refused before accepting), 4408 fell too
+  far behind (the page shows "Out of date"), 4410 the agent was
+  deactivated, 1011 a fragment failed to render (htmx-ext-ws reconnects and
+  the replay retries it).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
+
+from inbox.access import visible_inbox_ids
+from inbox.errors import InboxError
+from inbox.events import InboxAccessChanged, Published
+from inbox.models import Agent
+from inbox.realtime.feed import Resync, open_feed
+from inbox.realtime.page_context import parse_page, resolve_page
+from inbox.realtime.page_updates import Viewer, page_updates
+from inbox.realtime.render import Renderer, seq_marker
+from inbox.realtime.socket_loop import SocketClosed, serve_feed
+from inbox.realtime.sockets import CLOSE_BAD_REQUEST, authenticate, parse_since
+from inbox.runtime import Runtime
+from inbox.views.requests import runtime
+
+log = logging.getLogger(__name__)
+
+CLOSE_RENDER_FAILED = 1011
+
+
+def renderer_for(conn: HTTPConnection) -> Renderer:
+    """The process's one renderer, shared by all of its browser sockets."""
+    state = conn.app.state
+    renderer: Renderer | None = getattr(state, "live_renderer", None)
+    if renderer is None:
+        renderer = state.live_renderer = Renderer(runtime(conn))
+    return renderer
+
+
+async def browser_socket(ws: WebSocket) -> None:
+    agent = await authenticate(ws)
+    if agent is None:
+        return
+    since = parse_since(ws)
+    if isinstance(since, str):
+        await ws.close(CLOSE_BAD_REQUEST, since)
+        return
+    rt = runtime(ws)
+    try:
+        viewer = await _open_viewer(rt, agent, ws)
+    except InboxError as exc:
+        await ws.close(CLOSE_BAD_REQUEST, exc.message[:120])
+        return
+    renderer = renderer_for(ws)
+
+    async def send_item(item: Published | Resync) -> None:
+        if isinstance(item, Resync):
+            await ws.send_text(await renderer.stale_html() + seq_marker(item.seq))
+        else:
+            await _push(ws, rt, item, viewer, renderer)
+
+    async def send_idle(seq: int) -> None:
+        # Also tells a page that just caught up where it stands.
+        await ws.send_text(seq_marker(seq))
+
+    async with open_feed(rt, agent.id) as feed:
+        await serve_feed(
+            ws, feed, since, agent_id=agent.id, send_item=send_item, send_idle=send_idle
+        )
+
+
+async def _open_viewer(rt: Runtime, agent: Agent, ws: WebSocket) -> Viewer:
+    request = parse_page(ws.query_params)
+    async with rt.read_sessions() as db:
+        page = await resolve_page(db, agent, request)
+        inbox_ids = frozenset(await visible_inbox_ids(db, agent))
+    return Viewer(agent, page, inbox_ids)
+
+
+async def _push(
+    ws: WebSocket, rt: Runtime, published: Published, viewer: Viewer, renderer: Renderer
+) -> None:
+    event = published.event
+    try:
+        if isinstance(event, InboxAccessChanged):
+            # What the page lists may have changed under it: reload is honest.
+            async with rt.read_sessions() as db:
+                viewer.inbox_ids = frozenset(await visible_inbox_ids(db, viewer.agent))
+            parts = [await renderer.stale_html()]
+        else:
+            parts = await page_updates(published, viewer, renderer)
+    except Exception:
+        log.exception("rendering live fragments for event %s failed", published.seq)
+        await ws.close(CLOSE_RENDER_FAILED, "could not render an update; reconnect")
+        raise SocketClosed from None
+    if any(parts):
+        await ws.send_text("".join(parts) + seq_marker(published.seq))

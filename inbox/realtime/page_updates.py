@@ -1,0 +1,146 @@
+"""Which fragments an event means for one open page.
+
+The page's context (a filtered list, a conversation, a customer) decides;
+inbox.realtime.render makes and shares the fragments themselves.
+
+- Lists: a conversation's row moves to the top on new activity, is updated
+  in place on assignment or status changes, and is removed when it stops
+  matching the list's filters; the tabs' counts follow.
+- Conversation and customer pages: messages of that customer join the
+  timeline; the header follows its conversation; the profile panel's notes,
+  purchases and conversations follow their changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inbox.events import (
+    ConversationAssigned,
+    ConversationCreated,
+    ConversationStatusChanged,
+    CustomerUpdated,
+    EventBase,
+    MessageCreated,
+    Published,
+)
+from inbox.models import Agent
+from inbox.realtime.page_context import (
+    ConversationContext,
+    ListContext,
+    PageContext,
+)
+from inbox.realtime.render import Renderer, remove_row
+from inbox.views.inbox_list import Filters
+
+ConversationEvent = (
+    ConversationCreated | MessageCreated | ConversationAssigned | ConversationStatusChanged
+)
+
+
+@dataclass
+class Viewer:
+    """One open page: who looks at it, and what it shows."""
+
+    agent: Agent
+    page: PageContext
+    # Reloaded when inbox access changes.
+    inbox_ids: frozenset[int]
+
+
+async def page_updates(published: Published, viewer: Viewer, renderer: Renderer) -> list[str]:
+    """The fragments to push to this page for this event (often none)."""
+    page = viewer.page
+    if isinstance(page, ListContext):
+        return await _list_updates(published, viewer, page.filters, renderer)
+    if isinstance(page, ConversationContext):
+        return await _customer_updates(
+            published, viewer, page.customer_id, page.conversation_id, renderer
+        )
+    return await _customer_updates(published, viewer, page.customer_id, None, renderer)
+
+
+async def _list_updates(
+    published: Published, viewer: Viewer, filters: Filters, renderer: Renderer
+) -> list[str]:
+    seq, event = published.seq, published.event
+    if not isinstance(event, ConversationEvent):
+        return []
+    row = await renderer.row(seq, event.conversation_id)
+    if row is None:
+        return []
+    conv = row.conversation
+    parts: list[str] = []
+    if conv.inbox_id not in viewer.inbox_ids or not filters.matches(conv, viewer.agent.id):
+        parts.append(remove_row(conv.id))
+    elif isinstance(event, ConversationCreated):
+        parts.append(await renderer.row_html(seq, row, "top"))
+    elif isinstance(event, MessageCreated):
+        # A message moves the row up only if it is the newest activity (an
+        # imported, backdated one leaves the row where the list had it).
+        entry = await renderer.entry(seq, event.message_id)
+        newest = entry is not None and entry.message.created_at >= conv.last_activity_at
+        parts.append(await renderer.row_html(seq, row, "top" if newest else "upsert"))
+    else:
+        parts.append(await renderer.row_html(seq, row, "upsert"))
+    if not isinstance(event, MessageCreated):  # messages never change the counts
+        counts = (await renderer.counts(seq)).for_agent(viewer.agent.id, viewer.inbox_ids)
+        parts.append(await renderer.counts_html(counts))
+    return parts
+
+
+async def _customer_updates(
+    published: Published,
+    viewer: Viewer,
+    customer_id: int,
+    current_id: int | None,
+    renderer: Renderer,
+) -> list[str]:
+    """A page showing one customer's timeline and profile (and maybe one conversation)."""
+    seq, event = published.seq, published.event
+    parts: list[str] = []
+    if isinstance(event, CustomerUpdated):
+        if event.customer_id != customer_id:
+            return []
+        if "notes" in event.fields:
+            parts.append(await renderer.notes_html(seq, viewer.agent, customer_id, current_id))
+        if "purchases" in event.fields:
+            parts.append(await renderer.purchases_html(seq, viewer.agent, customer_id))
+        return parts
+    if not await _about_customer(event, seq, customer_id, renderer):
+        return []
+    if isinstance(event, MessageCreated):
+        entry = await renderer.entry(seq, event.message_id)
+        if entry is not None:
+            highlight = (
+                ""
+                if current_id is None
+                else "current"
+                if entry.message.conversation_id == current_id
+                else "other"
+            )
+            parts.append(await renderer.message_html(seq, entry, highlight))
+    if (
+        isinstance(event, ConversationAssigned | ConversationStatusChanged)
+        and event.conversation_id == current_id
+    ):
+        row = await renderer.row(seq, current_id)
+        if row is not None:
+            parts.append(await renderer.header_html(seq, row, viewer.agent))
+    # The panel lists the customer's conversations with status and last activity.
+    parts.append(
+        await renderer.conversations_html(
+            seq, viewer.agent, viewer.inbox_ids, customer_id, current_id
+        )
+    )
+    return parts
+
+
+async def _about_customer(event: EventBase, seq: int, customer_id: int, renderer: Renderer) -> bool:
+    if isinstance(event, ConversationCreated | MessageCreated):
+        return event.customer_id == customer_id
+    if isinstance(event, ConversationAssigned | ConversationStatusChanged):
+        # These don't name the customer: read the conversation (once per event).
+        row = await renderer.row(seq, event.conversation_id)
+        return row is not None and row.conversation.customer_id == customer_id
+    return False

@@ -1,0 +1,201 @@
+"""Live HTML fragments, rendered once per (event, variant) for the whole process.
+
+Every browser socket that needs a fragment asks this renderer, keyed by the
+event's seq and whatever the fragment depends on besides the event: the
+variant. Sockets whose agents share a variant share the same string, so a
+hundred agents of a team viewing the same list cost one render, not a
+hundred. What a variant may depend on is spelled out by its key:
+
+- row:            (seq, conversation, op): the same for everyone who sees the inbox.
+- message:        (seq, message, highlight): "current"/"other" on a conversation
+                  page, "" on the customer page.
+- header:         (seq, conversation, perspective): see header_perspective.
+- conversations:  (seq, customer, the agent's visible inboxes, page's conversation).
+- notes:          (seq, customer, page's conversation): the form's back link.
+- purchases:      (seq, customer).
+- counts:         the three numbers themselves.
+
+The subject of an event (its conversation or message) is read once per seq
+too. Renders read the database as it is when first asked, which may be newer
+than the event: fragments show current state, so applying them is idempotent
+and converges. Nothing is rendered for a socket outside the event's
+audience: the feed filters on the audience before any of this runs.
+
+Live fragments carry no CSRF token in their forms; htmx sends the page's
+token as the X-CSRF-Token header (hx-headers on <body>), which the CSRF
+middleware checks first.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from inbox.errors import NotFound
+from inbox.models import Agent, utcnow
+from inbox.queries import ConversationRow, TimelineEntry, View
+from inbox.realtime.once import OnceCache
+from inbox.realtime.snapshots import conversation_row, timeline_entry
+from inbox.runtime import Runtime
+from inbox.views.conversation_page import header_perspective, load_header, timeline_item
+from inbox.views.customer_panel import ProfilePanel, load_panel
+from inbox.views.display import channel_label, moment
+from inbox.views.inbox_list import ListItem, OpenCounts, open_counts
+from inbox.views.templating import templates
+
+T = TypeVar("T")
+Key = tuple[Hashable, ...]
+
+# Fragments are shared within the burst that follows an event and by pages
+# that reconnect soon after; older ones are cheap to render again.
+HTML_ENTRIES = 2048
+HTML_BYTES = 16 * 1024 * 1024
+# What events are about, as read for the fragments of one event.
+DATA_ENTRIES = 256
+
+
+def _no_token(_request: object) -> str:
+    return ""
+
+
+def remove_row(conversation_id: int) -> str:
+    """Take a row out of a list (dropped by the page if it hasn't got it)."""
+    return f'<li id="conv-{int(conversation_id)}" hx-swap-oob="delete"></li>'
+
+
+def seq_marker(seq: int) -> str:
+    """The last event the page applied: where its socket resumes from."""
+    return f'<span id="live-seq" data-seq="{int(seq)}" hidden hx-swap-oob="true"></span>'
+
+
+class Renderer:
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._data: OnceCache[Key, Any] = OnceCache(DATA_ENTRIES)
+        self._html: OnceCache[Key, str] = OnceCache(HTML_ENTRIES, max_weight=HTML_BYTES, weigh=len)
+        # Renders per fragment kind since start: what "once" is measured by.
+        self.renders: Counter[str] = Counter()
+
+    def _render(self, kind: str, template: str, **context: Any) -> str:
+        self.renders[kind] += 1
+        return templates.env.get_template(template).render(
+            request=None, csrf_token=_no_token, **context
+        )
+
+    async def _read(self, key: Key, read: Callable[[Any], Awaitable[T]]) -> T:
+        async def load() -> T:
+            async with self._rt.read_sessions() as db:
+                return await read(db)
+
+        result: T = await self._data.get(key, load)
+        return result
+
+    # What events are about, read once per event.
+
+    async def row(self, seq: int, conversation_id: int) -> ConversationRow | None:
+        return await self._read(
+            ("row", seq, conversation_id), lambda db: conversation_row(db, conversation_id)
+        )
+
+    async def entry(self, seq: int, message_id: int) -> TimelineEntry | None:
+        return await self._read(
+            ("entry", seq, message_id), lambda db: timeline_entry(db, message_id)
+        )
+
+    async def counts(self, seq: int) -> OpenCounts:
+        return await self._read(("counts", seq), open_counts)
+
+    # Fragments.
+
+    async def row_html(self, seq: int, row: ConversationRow, op: str) -> str:
+        conv = row.conversation
+
+        async def render() -> str:
+            item = ListItem(
+                row,
+                channel_label(row.inbox_channel),
+                moment(conv.last_activity_at, utcnow()),
+                f"/conversations/{conv.id}",
+            )
+            return self._render("row", "fragments/row.html", item=item, op=op)
+
+        return await self._html.get(("row", seq, conv.id, op), render)
+
+    async def message_html(self, seq: int, entry: TimelineEntry, highlight: str) -> str:
+        async def render() -> str:
+            item = replace(timeline_item(entry, None), highlight=highlight)
+            return self._render("message", "fragments/message.html", item=item)
+
+        return await self._html.get(("message", seq, entry.message.id, highlight), render)
+
+    async def header_html(self, seq: int, row: ConversationRow, agent: Agent) -> str:
+        conv = row.conversation
+        perspective = header_perspective(agent, conv)
+
+        async def render() -> str:
+            # Any agent of this perspective renders the same header.
+            async with self._rt.read_sessions() as db:
+                header = await load_header(db, agent, conv)
+            return self._render("header", "_conversation_header.html", header=header, oob=True)
+
+        return await self._html.get(("header", seq, conv.id, perspective), render)
+
+    async def _panel_html(
+        self,
+        key: Key,
+        template: str,
+        agent: Agent,
+        customer_id: int,
+        current_id: int | None,
+    ) -> str:
+        async def render() -> str:
+            try:
+                async with self._rt.read_sessions() as db:
+                    panel: ProfilePanel = await load_panel(
+                        db, agent, customer_id, current_id=current_id
+                    )
+            except NotFound:
+                return ""  # gone, or no longer visible: nothing to show
+            return self._render(str(key[0]), template, panel=panel, oob=True)
+
+        return await self._html.get(key, render)
+
+    async def conversations_html(
+        self,
+        seq: int,
+        agent: Agent,
+        inbox_ids: frozenset[int],
+        customer_id: int,
+        current_id: int | None,
+    ) -> str:
+        key = ("conversations", seq, customer_id, inbox_ids, current_id)
+        return await self._panel_html(
+            key, "fragments/profile_conversations.html", agent, customer_id, current_id
+        )
+
+    async def notes_html(
+        self, seq: int, agent: Agent, customer_id: int, current_id: int | None
+    ) -> str:
+        key = ("notes", seq, customer_id, current_id)
+        return await self._panel_html(key, "_customer_notes.html", agent, customer_id, current_id)
+
+    async def purchases_html(self, seq: int, agent: Agent, customer_id: int) -> str:
+        key = ("purchases", seq, customer_id)
+        return await self._panel_html(
+            key, "fragments/profile_purchases.html", agent, customer_id, None
+        )
+
+    async def counts_html(self, counts: dict[View, int]) -> str:
+        async def render() -> str:
+            tabs = [{"view": view, "count": n} for view, n in counts.items()]
+            return self._render("counts", "fragments/counts.html", tabs=tabs)
+
+        return await self._html.get(("counts", *sorted(counts.items())), render)
+
+    async def stale_html(self) -> str:
+        async def render() -> str:
+            return self._render("status", "fragments/live_status.html", state="stale", oob=True)
+
+        return await self._html.get(("status", "stale"), render)

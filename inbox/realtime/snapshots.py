@@ -1,0 +1,57 @@
+"""Reading what an event is about, as the live fragments show it.
+
+One row at a time, by id, with the same names the pages' list queries join
+in. Access is not checked here: the event's audience already says who may
+see its subject, and only sockets in that audience ask.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased, selectinload
+
+from inbox.models import Agent, Conversation, Customer, Inbox, Message
+from inbox.queries import ConversationRow, TimelineEntry
+
+
+async def conversation_row(db: AsyncSession, conversation_id: int) -> ConversationRow | None:
+    """The conversation as an inbox-list row; None when it is gone."""
+    assignee = aliased(Agent)
+    found = (
+        await db.execute(
+            select(Conversation, Customer.name, Inbox.name, Inbox.channel, assignee.name)
+            .join(Customer, Customer.id == Conversation.customer_id)
+            .join(Inbox, Inbox.id == Conversation.inbox_id)
+            .outerjoin(assignee, assignee.id == Conversation.assignee_id)
+            .where(Conversation.id == conversation_id)
+        )
+    ).first()
+    if found is None:
+        return None
+    conv, customer_name, inbox_name, channel, assignee_name = found
+    return ConversationRow(
+        conv,
+        customer_name or f"Customer #{conv.customer_id}",
+        inbox_name,
+        str(channel),
+        assignee_name,
+    )
+
+
+async def timeline_entry(db: AsyncSession, message_id: int) -> TimelineEntry | None:
+    """The message as a timeline entry (sender named as customer_timeline does)."""
+    message = await db.scalar(
+        select(Message).where(Message.id == message_id).options(selectinload(Message.attachments))
+    )
+    if message is None:
+        return None
+    inbox = await db.get(Inbox, message.inbox_id)
+    assert inbox is not None  # a foreign key
+    if message.sender_agent_id is not None:
+        sender = await db.scalar(select(Agent.name).where(Agent.id == message.sender_agent_id))
+        sender_name = sender or "Agent"
+    else:
+        customer = await db.get(Customer, message.customer_id)
+        sender_name = customer.display_name if customer else f"Customer #{message.customer_id}"
+    return TimelineEntry(message, inbox.name, inbox.channel.value, sender_name)

@@ -1,0 +1,108 @@
+// Live updates for the agent UI, on top of htmx 2.0.11 and htmx-ext-ws 2.0.4.
+// Loaded (deferred) after both, so the ws extension is registered already;
+// htmx only connects sockets on DOMContentLoaded, after this has run.
+// No inline script, eval or inline style anywhere: the CSP forbids them.
+(function () {
+  "use strict";
+
+  // Where a pushed element would land, read the way htmx reads hx-swap-oob.
+  function oobTarget(op) {
+    var spec = op.getAttribute("hx-swap-oob") || "true";
+    var colon = spec.indexOf(":");
+    var selector = colon > 0 ? spec.slice(colon + 1) : "#" + CSS.escape(op.id);
+    try {
+      return document.querySelector(selector);
+    } catch (err) {
+      return null;
+    }
+  }
+
+  // The server can't know what each page holds (a row may be on page two, or
+  // already removed). It sends "replace/delete if present" and "insert if
+  // absent" (data-live-absent) swaps; this drops the ones that don't apply
+  // here, which htmx would otherwise report as console errors. Decisions are
+  // made against the page as it was before the batch.
+  htmx.defineExtension("live", {
+    transformResponse: function (text) {
+      var batch = document.createElement("template");
+      batch.innerHTML = text;
+      Array.prototype.slice.call(batch.content.children).forEach(function (op) {
+        var absent = op.getAttribute("data-live-absent");
+        if (!oobTarget(op) || (absent && document.getElementById(absent))) {
+          op.remove();
+        }
+      });
+      return batch.innerHTML;
+    }
+  });
+
+  // htmx-ext-ws reconnects to the URL it first read; resume instead from the
+  // last event this page applied (#live-seq, updated by every batch).
+  var connect = htmx.createWebSocket || function (url) { return new WebSocket(url); };
+  htmx.createWebSocket = function (url) {
+    var marker = document.getElementById("live-seq");
+    var resumeAt = new URL(url);
+    if (marker && marker.dataset.seq) {
+      resumeAt.searchParams.set("since", marker.dataset.seq);
+    }
+    return connect(resumeAt.toString());
+  };
+
+  function setState(state) {
+    var banner = document.getElementById("live-status");
+    if (banner && banner.dataset.state !== "stale") {
+      banner.dataset.state = state;
+    }
+  }
+
+  document.addEventListener("htmx:wsOpen", function () {
+    setState("");
+  });
+
+  document.addEventListener("htmx:wsClose", function (evt) {
+    var code = evt.detail.event.code;
+    if (code === 4408) {
+      setState("stale"); // dropped for falling behind: only a reload is whole
+    } else if (code === 4401 || code === 4410) {
+      setState("signed-out");
+    } else if ([1006, 1011, 1012, 1013].indexOf(code) >= 0) {
+      setState("reconnecting"); // htmx-ext-ws retries these, with backoff
+    }
+  });
+
+  // An agent's own note arrives twice: in the answer to their post and over
+  // the socket, in either order. Whichever lands second replaces the first.
+  document.addEventListener("htmx:load", function (evt) {
+    var elt = evt.detail.elt;
+    if (!elt.id || !/^(m|conv)-\d+$/.test(elt.id)) {
+      return;
+    }
+    document.querySelectorAll("#" + CSS.escape(elt.id)).forEach(function (other) {
+      if (other !== elt) {
+        other.remove();
+      }
+    });
+  });
+
+  // A live update may replace a form the agent is typing in (a note on the
+  // customer): carry the text and the caret over to the new form.
+  var typing = null;
+  document.addEventListener("htmx:oobBeforeSwap", function (evt) {
+    var field = document.activeElement;
+    typing = null;
+    if (field && field.id && field.value && evt.detail.target.contains(field)) {
+      typing = { id: field.id, value: field.value, start: field.selectionStart, end: field.selectionEnd };
+    }
+  });
+  document.addEventListener("htmx:oobAfterSwap", function () {
+    var field = typing && document.getElementById(typing.id);
+    if (field && !field.value) {
+      field.value = typing.value;
+      field.focus();
+      if (typeof typing.start === "number" && field.setSelectionRange) {
+        field.setSelectionRange(typing.start, typing.end);
+      }
+    }
+    typing = null;
+  });
+})();
