@@ -39,14 +39,52 @@
   // htmx-ext-ws reconnects to the URL it first read; resume instead from the
   // last event this page applied (#live-seq, updated by every batch).
   var connect = htmx.createWebSocket || function (url) { return new WebSocket(url); };
+  var openSockets = new Set();
   htmx.createWebSocket = function (url) {
     var marker = document.getElementById("live-seq");
     var resumeAt = new URL(url);
     if (marker && marker.dataset.seq) {
       resumeAt.searchParams.set("since", marker.dataset.seq);
     }
-    return connect(resumeAt.toString());
+    var socket = connect(resumeAt.toString());
+    quietWhenClosedOnPurpose(socket);
+    openSockets.add(socket);
+    socket.addEventListener("close", function () { openSockets.delete(socket); });
+    return socket;
   };
+  // When a swap removes the element that holds a socket, htmx-ext-ws closes
+  // it; one still connecting then fires "error", which htmx logs as a console
+  // error though nothing went wrong. Errors after the page itself closed the
+  // socket are not passed on; every other error still is.
+  function quietWhenClosedOnPurpose(socket) {
+    var closedOnPurpose = false;
+    var handler = null;
+    var close = socket.close.bind(socket);
+    socket.close = function (code, reason) {
+      closedOnPurpose = true;
+      return close(code, reason);
+    };
+    Object.defineProperty(socket, "onerror", {
+      configurable: true,
+      get: function () { return handler; },
+      set: function (fn) { handler = fn; },
+    });
+    socket.addEventListener("error", function (event) {
+      if (!closedOnPurpose && handler) {
+        handler.call(socket, event);
+      }
+    });
+  }
+
+  // Leaving the page tears down a socket that may still be connecting; the
+  // browser then fires "error", which htmx would log as a console error.
+  // Closing them first, quietly, is what leaving actually means.
+  window.addEventListener("pagehide", function () {
+    openSockets.forEach(function (socket) {
+      socket.close(1000, "page closed");
+    });
+    openSockets.clear();
+  });
 
   function setState(state) {
     var banner = document.getElementById("live-status");

@@ -257,7 +257,7 @@ async def test_agent_signs_in_reads_the_timeline_notes_and_claims(tmp_path: Path
                 # A CSP violation (inline script or style, eval) is a console error.
                 # Failed requests are recorded with their URL by on_response instead.
                 if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
-                    problems.append(msg.text)
+                    problems.append(msg.text + " @ " + str(msg.location))
 
             def on_response(response: Response) -> None:
                 if response.status >= 400:
