@@ -46,20 +46,32 @@ async def claim_if_unassigned(
         return None
     await tx.session.refresh(conv)
     tx.audit(actor, f"conversation.{reason}", "conversation", conversation_id)
+    _emit_assigned(tx, conv, actor, None, reason, await inbox_audience(tx.session, conv.inbox_id))
+    return conv
+
+
+def _emit_assigned(
+    tx: Transaction,
+    conv: Conversation,
+    actor: Agent,
+    previous_assignee_id: int | None,
+    reason: AssignReason,
+    audience: frozenset[int],
+) -> None:
+    """Tell everyone who can see the inbox who holds the conversation now."""
     tx.emit(
         ConversationAssigned(
-            conversation_id=conversation_id,
+            conversation_id=conv.id,
             inbox_id=conv.inbox_id,
-            assignee_id=actor.id,
+            assignee_id=conv.assignee_id,
             team_id=conv.team_id,
-            previous_assignee_id=None,
+            previous_assignee_id=previous_assignee_id,
             by_agent_id=actor.id,
             reason=reason,
-            version=version,
+            version=conv.version,
         ),
-        Audience(await inbox_audience(tx.session, conv.inbox_id)),
+        Audience(audience),
     )
-    return conv
 
 
 async def do_assign_conversation(
@@ -104,19 +116,7 @@ async def do_assign_conversation(
             team_id=conv.team_id,
             previous_assignee_id=previous,
         )
-        tx.emit(
-            ConversationAssigned(
-                conversation_id=conv.id,
-                inbox_id=conv.inbox_id,
-                assignee_id=assignee_id,
-                team_id=conv.team_id,
-                previous_assignee_id=previous,
-                by_agent_id=actor.id,
-                reason="assigned",
-                version=conv.version,
-            ),
-            Audience(audience),
-        )
+        _emit_assigned(tx, conv, actor, previous, "assigned", audience)
     return conv
 
 
@@ -133,19 +133,8 @@ async def do_release_conversation(rt: Runtime, actor: Agent, conversation_id: in
         conv.version += 1
         await tx.session.flush()
         tx.audit(actor, "conversation.released", "conversation", conv.id, previous=previous)
-        tx.emit(
-            ConversationAssigned(
-                conversation_id=conv.id,
-                inbox_id=conv.inbox_id,
-                assignee_id=None,
-                team_id=conv.team_id,
-                previous_assignee_id=previous,
-                by_agent_id=actor.id,
-                reason="released",
-                version=conv.version,
-            ),
-            Audience(await inbox_audience(tx.session, conv.inbox_id)),
-        )
+        audience = await inbox_audience(tx.session, conv.inbox_id)
+        _emit_assigned(tx, conv, actor, previous, "released", audience)
     return conv
 
 
