@@ -345,3 +345,16 @@ async def test_collaboration_endpoints_answer_as_documented(
         statuses.append(response.status_code)
         _check(doc, documented, method, response)
     assert statuses == [200, 400, 200, 404, 422, 200, 201, 200, 404, 200, 403]
+
+
+async def test_a_lead_assigning_notifies_the_new_assignee_alone(rt: Runtime, world: World) -> None:
+    received = await ingest(rt, inbound(world.email_inbox.id, email="maria@example.test"))
+    conv_id = received.message.conversation_id
+    with captured_events(rt) as events:
+        await do_assign_conversation(rt, world.lead, conv_id, assignee_id=world.ben.id)
+    notified = [p for p in events if p.event.type == "notification.created"]
+    assert len(notified) == 1 and notified[0].audience.agent_ids == frozenset({world.ben.id})
+    # Taking it yourself is not news to you.
+    with captured_events(rt) as events:
+        await do_assign_conversation(rt, world.lead, conv_id, assignee_id=world.lead.id)
+    assert [p for p in events if p.event.type == "notification.created"] == []

@@ -10,6 +10,7 @@ from inbox.events import AssignReason, Audience, ConversationAssigned, Conversat
 from inbox.models import Agent, Conversation, Status, Team, TeamMember
 from inbox.runtime import Runtime
 
+from .notifications import notify_assignment
 from .transaction import Transaction, transaction
 
 
@@ -117,6 +118,8 @@ async def do_assign_conversation(
             previous_assignee_id=previous,
         )
         _emit_assigned(tx, conv, actor, previous, "assigned", audience)
+        # The new assignee hears it personally too (not when they took it themselves).
+        await notify_assignment(tx, actor, conv, previous)
     return conv
 
 
