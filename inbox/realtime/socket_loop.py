@@ -15,7 +15,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from inbox.events import AgentDeactivated, Published
 from inbox.realtime.feed import Feed, Overflowed, Resync
-from inbox.realtime.sockets import CLOSE_DEACTIVATED, CLOSE_TOO_SLOW
+from inbox.realtime.sockets import CLOSE_DEACTIVATED, CLOSE_TOO_SLOW, CLOSE_UNAUTHENTICATED
+from inbox.views.middleware import resolve_agent
+from inbox.views.requests import runtime
 
 HEARTBEAT_SECONDS = 25.0
 
@@ -87,6 +89,10 @@ async def _live(
                 async with asyncio.timeout(HEARTBEAT_SECONDS):
                     published = await feed.next()
             except TimeoutError:
+                if (await resolve_agent(runtime(ws), ws.scope))[1] is None:
+                    # Signed out elsewhere, password changed, or token rotated.
+                    await ws.close(CLOSE_UNAUTHENTICATED, "signed out; sign in again")
+                    raise SocketClosed from None
                 await send_idle(feed.last_seq)
                 continue
             except Overflowed:

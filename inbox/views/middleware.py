@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inbox.auth import agent_for_session, authenticate_token
+from inbox.models import Agent
 from inbox.runtime import Runtime
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -58,21 +59,24 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        state["agent"] = None
-        state["auth_via"] = None
-        token = bearer_token(Headers(scope=scope))
-        async with self.runtime.read_sessions() as db:
-            if token is not None:
-                state["auth_via"] = "token"
-                state["agent"] = await authenticate_token(db, token) if token else None
-            else:
-                session = scope.get("session") or {}
-                if "agent_id" in session:
-                    state["auth_via"] = "session"
-                    state["agent"] = await agent_for_session(
-                        db, session.get("agent_id"), session.get("sv")
-                    )
+        state["auth_via"], state["agent"] = await resolve_agent(self.runtime, scope)
         await self.app(scope, receive, send)
+
+
+async def resolve_agent(rt: Runtime, scope: Scope) -> tuple[str | None, Agent | None]:
+    """(how they authenticate, the agent or None) for a request or socket's scope.
+
+    Sockets call it again while open, so a logout elsewhere, a password
+    change or a rotated token ends them too, not only a deactivation.
+    """
+    token = bearer_token(Headers(scope=scope))
+    async with rt.read_sessions() as db:
+        if token is not None:
+            return "token", (await authenticate_token(db, token) if token else None)
+        session = scope.get("session") or {}
+        if "agent_id" not in session:
+            return None, None
+        return "session", await agent_for_session(db, session.get("agent_id"), session.get("sv"))
 
 
 class CsrfMiddleware:
