@@ -144,3 +144,40 @@
     typing = null;
   });
 })();
+
+// --- Collision control: the composer's based_on ---------------------------
+// The reply form carries the id of the newest message the agent had seen when
+// they started the draft (#composer-based-on); the server refuses a reply if
+// the customer or a colleague wrote after it. While the draft is empty, follow
+// this conversation's messages as they arrive live; from the first keystroke
+// the value is frozen (a refused reply's answer moves it on, out of band).
+(function () {
+  "use strict";
+
+  function followTimeline() {
+    var basedOn = document.getElementById("composer-based-on");
+    var text = document.getElementById("composer-text");
+    if (!basedOn || !text || text.value) {
+      return; // no composer here, or a draft under way: keep what it began from
+    }
+    var newest = Number(basedOn.value) || 0;
+    document.querySelectorAll("#timeline-items .msg.is-current[id^='m-']").forEach(function (item) {
+      var id = Number(item.id.slice(2));
+      if (id > newest) {
+        newest = id;
+      }
+    });
+    if (newest > 0) {
+      basedOn.value = String(newest);
+    }
+  }
+
+  // Fires for the page and for every swap: live messages, a post's answer.
+  document.addEventListener("htmx:load", followTimeline);
+  // Emptying the draft counts as not having started one.
+  document.addEventListener("input", function (evt) {
+    if (evt.target && evt.target.id === "composer-text" && !evt.target.value) {
+      followTimeline();
+    }
+  });
+})();

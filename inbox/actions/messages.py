@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.access import get_visible_conversation, inbox_audience
 from inbox.channels.base import InboundMessage
@@ -78,23 +79,67 @@ async def do_post_note_with_mentions(
 
 
 async def do_post_reply(
-    rt: Runtime, actor: Agent, conversation_id: int, text: str, *, at: datetime | None = None
+    rt: Runtime,
+    actor: Agent,
+    conversation_id: int,
+    text: str,
+    *,
+    at: datetime | None = None,
+    based_on: int | None = None,
 ) -> Message:
     """A reply to the customer, stored as outbound and queued for its channel.
 
     Replying to an unassigned conversation claims it. An agent can't reply to
     a conversation someone else holds; a lead or admin can step in. `at`
     backdates it when importing history.
+
+    `based_on` is the newest message id the author had seen when they began
+    the draft. If the customer wrote, or a colleague replied, on this
+    conversation since then, the reply is refused (409, "new activity since
+    you started", with `new_message_ids`) so the author can review and resend.
+    Notes and the author's own replies don't count. None skips the check.
     """
     text = _check_text(text)
     async with transaction(rt) as tx:
-        conv = await get_visible_conversation(tx.session, actor, conversation_id)
+        # With a draft to check, lock the conversation row (PostgreSQL): two
+        # replies based on the same message then can't both go out.
+        conv = await get_visible_conversation(
+            tx.session, actor, conversation_id, for_update=based_on is not None
+        )
         if conv.assignee_id is None:
             await claim_if_unassigned(tx, actor, conversation_id, reason="replied")
         if conv.assignee_id not in (None, actor.id) and not actor.can_assign_others:
             holder = await tx.session.scalar(select(Agent.name).where(Agent.id == conv.assignee_id))
             raise Conflict(f"{holder} is handling this conversation", assignee_id=conv.assignee_id)
+        # In the same transaction as the insert, so it commits only if still true.
+        if based_on is not None:
+            newer = await new_activity_since(tx.session, actor, conv.id, based_on)
+            if newer:
+                raise Conflict("new activity since you started", new_message_ids=newer)
         return await _add_agent_message(tx, actor, conv, Direction.OUTBOUND, text, at)
+
+
+async def new_activity_since(
+    session: AsyncSession, actor: Agent, conversation_id: int, based_on: int
+) -> list[int]:
+    """Ids, oldest first, of this conversation's messages after `based_on` that a
+    reply should not talk over: the customer's, and replies not by `actor`."""
+    rows = await session.scalars(
+        select(Message.id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.id > based_on,
+            or_(
+                Message.direction == Direction.INBOUND,
+                and_(
+                    Message.direction == Direction.OUTBOUND,
+                    Message.sender_agent_id.is_distinct_from(actor.id),
+                ),
+            ),
+        )
+        .order_by(Message.id)
+    )
+    return list(rows.all())
 
 
 def _message_time(at: datetime | None) -> datetime:

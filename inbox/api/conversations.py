@@ -131,12 +131,19 @@ async def post_message(call: Call) -> MessageResultOut:
     """Reply to the customer, or leave a private note for colleagues.
 
     Replying to an unassigned conversation claims it; an agent can't reply to
-    one a colleague holds (409). Notes are always allowed.
+    one a colleague holds (409). With `based_on`, a reply is also refused (409,
+    "new activity since you started", `details.new_message_ids`) when the
+    customer wrote or a colleague replied after that message. Notes are
+    always allowed.
     """
     conversation_id = call.path_id("conversation")
     body = call.body_as(PostMessageIn)
-    post = do_post_reply if body.kind == "reply" else do_post_note
-    message = await post(call.rt, call.agent, conversation_id, body.text)
+    if body.kind == "reply":
+        message = await do_post_reply(
+            call.rt, call.agent, conversation_id, body.text, based_on=body.based_on
+        )
+    else:
+        message = await do_post_note(call.rt, call.agent, conversation_id, body.text)
     return MessageResultOut(message=new_message_out(message))
 
 

@@ -57,6 +57,15 @@ class PostMessageIn(RequestBody):
 
     kind: Literal["reply", "note"]
     text: str
+    based_on: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_BIG_ID,
+        description="Replies: the newest message id you had seen when you began writing. "
+        "If the customer wrote, or a colleague replied, after it, the reply is refused "
+        "with 409 and `details.new_message_ids`; review those and send again with a "
+        "newer `based_on`. Leave it out to skip the check. Ignored for notes.",
+    )
 
 
 ViewName = Literal["mine", "unassigned", "all"]
@@ -207,7 +216,8 @@ class ErrorBody(BaseModel):
     details: dict[str, Any] | None = Field(
         None,
         description="Extra facts, e.g. `errors: [{field, problem}]` on 422 "
-        "or `assignee_id` on a claim conflict.",
+        "`assignee_id` on a claim conflict, or `new_message_ids` on a reply "
+        "refused for new activity.",
     )
 
 

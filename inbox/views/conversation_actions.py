@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -21,16 +22,24 @@ from inbox.actions.conversations import (
     do_set_status,
 )
 from inbox.actions.messages import do_post_note, do_post_reply
+from inbox.errors import BadRequest, Conflict
 from inbox.models import Agent, Inbox, Message, Status
 from inbox.queries import TimelineEntry
+from inbox.realtime.snapshots import timeline_entry
 from inbox.runtime import Runtime
-from inbox.views.conversation_page import load_header, timeline_item
+from inbox.views.conversation_page import TIMELINE_PAGE, load_header, timeline_item
 from inbox.views.forms import form_optional_int, form_text
 from inbox.views.requests import path_int, require_agent, runtime
 from inbox.views.templating import is_htmx, render
 
+MAX_MESSAGE_ID = 2**63 - 1  # message ids are 64-bit
 
-async def _message_posted(request: Request, agent: Agent, message: Message) -> Response:
+
+async def _message_posted(
+    request: Request, agent: Agent, message: Message, *, based_on: int | None = None
+) -> Response:
+    """`based_on` is what the emptied composer's next draft starts from
+    (static/app.js moves it on with the live timeline until the agent types)."""
     url = f"/conversations/{message.conversation_id}"
     if not is_htmx(request):
         return RedirectResponse(f"{url}#m-{message.id}", 303)
@@ -45,6 +54,7 @@ async def _message_posted(request: Request, agent: Agent, message: Message) -> R
         "_message_posted.html",
         item=timeline_item(entry, conv.id, attachments=()),
         header=header,
+        based_on=message.id if based_on is None else based_on,
     )
 
 
@@ -53,8 +63,10 @@ async def post_note(request: Request) -> Response:
     conversation_id = path_int(request, "conversation_id")
     async with request.form() as form:
         text = form_text(form, "text")
+        based_on = _based_on(form)
     message = await do_post_note(runtime(request), agent, conversation_id, text)
-    return await _message_posted(request, agent, message)
+    # Notes aren't checked for new activity, so the next draft keeps the old base.
+    return await _message_posted(request, agent, message, based_on=based_on)
 
 
 async def post_reply(request: Request) -> Response:
@@ -62,8 +74,48 @@ async def post_reply(request: Request) -> Response:
     conversation_id = path_int(request, "conversation_id")
     async with request.form() as form:
         text = form_text(form, "text")
-    message = await do_post_reply(runtime(request), agent, conversation_id, text)
+        based_on = _based_on(form)
+    try:
+        message = await do_post_reply(
+            runtime(request), agent, conversation_id, text, based_on=based_on
+        )
+    except Conflict as exc:
+        new_ids = exc.details.get("new_message_ids")
+        if not new_ids or not is_htmx(request):
+            raise  # a plain form post gets the 409 page; Back keeps the text
+        return await _reply_refused(request, agent, conversation_id, new_ids)
+    # Nothing new had come in up to the reply itself.
     return await _message_posted(request, agent, message)
+
+
+# Collision control ----------------------------------------------------------
+
+
+def _based_on(form: FormData) -> int | None:
+    """The newest message id the draft was started from; absent skips the check."""
+    value = form_optional_int(form, "based_on")
+    if value is not None and not 0 <= value <= MAX_MESSAGE_ID:
+        raise BadRequest("based_on must be an id")
+    return value
+
+
+async def _reply_refused(
+    request: Request, agent: Agent, conversation_id: int, new_ids: list[int]
+) -> Response:
+    """409 for htmx: the new messages (appended; the live copies dedupe), the
+    composer's based_on moved past them, and a prompt. The agent's text stays."""
+    async with runtime(request).read_sessions() as db:
+        conv = await get_visible_conversation(db, agent, conversation_id)
+        # The newest page's worth at most; anything older is on the page already.
+        shown = new_ids[-TIMELINE_PAGE:]
+        entries = [e for e in [await timeline_entry(db, i) for i in shown] if e is not None]
+    return render(
+        request,
+        "_reply_refused.html",
+        status_code=409,
+        items=[timeline_item(e, conv.id) for e in entries],
+        based_on=max(new_ids),
+    )
 
 
 async def _header_changed(request: Request, agent: Agent, conversation_id: int) -> Response:

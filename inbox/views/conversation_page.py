@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -226,6 +226,11 @@ async def conversation_page(request: Request) -> Response:
         # Before anything the page shows, so the socket replays what follows.
         seq = await latest_seq(db)
         conv = await get_visible_conversation(db, agent, conversation_id)
+        # Collision control: a draft begun here is based on the newest message
+        # (read before the timeline, so it is never ahead of what the page shows).
+        based_on = await db.scalar(
+            select(func.max(Message.id)).where(Message.conversation_id == conv.id)
+        )
         url = f"/conversations/{conv.id}"
         timeline = await load_timeline(
             db, agent, conv.customer_id, base_url=url, current_id=conv.id, before=before, seq=seq
@@ -242,6 +247,7 @@ async def conversation_page(request: Request) -> Response:
             header=header,
             timeline=timeline,
             panel=panel,
+            based_on=based_on,
         )
     )
 
