@@ -110,8 +110,7 @@
 
   // An agent's own note arrives twice: in the answer to their post and over
   // the socket, in either order. Whichever lands second replaces the first.
-  document.addEventListener("htmx:load", function (evt) {
-    var elt = evt.detail.elt;
+  function dropOlderCopies(elt) {
     if (!elt.id || !/^(m|conv)-\d+$/.test(elt.id)) {
       return;
     }
@@ -120,6 +119,16 @@
         other.remove();
       }
     });
+  }
+  // Right after the swap, in the same task, so the copy is never painted;
+  // htmx:load alone comes only after the settle delay.
+  function dropCopiesOfNewcomers() {
+    document.querySelectorAll(".htmx-added[id]").forEach(dropOlderCopies);
+  }
+  document.addEventListener("htmx:afterSwap", dropCopiesOfNewcomers);
+  document.addEventListener("htmx:oobAfterSwap", dropCopiesOfNewcomers);
+  document.addEventListener("htmx:load", function (evt) {
+    dropOlderCopies(evt.detail.elt);
   });
 
   // A live update may replace a form the agent is typing in (a note on the
