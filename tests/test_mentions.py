@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import select
 
 from inbox.actions.agents import do_create_agent, do_deactivate_agent
@@ -11,7 +12,7 @@ from inbox.channels.ingest import ingest
 from inbox.mentions import Colleague, find_handles, resolve
 from inbox.models import Notification, NotificationKind, Role
 from inbox.runtime import Runtime
-from tests.conftest import World
+from tests.conftest import World, login
 from tests.helpers import captured_events, inbound
 
 ANA = Colleague(1, "Ana Silva", "ana.silva@example.test")
@@ -177,3 +178,31 @@ async def test_plain_do_post_note_still_returns_the_message_and_notifies(
     message = await do_post_note(rt, world.ben, conv_id, "@ana over to you")
     assert message.text == "@ana over to you"
     assert [n.agent_id for n in await _notifications(rt)] == [world.ana.id]
+
+
+async def test_the_author_is_told_who_a_mention_did_not_reach(
+    client: httpx.AsyncClient, rt: Runtime, world: World
+) -> None:
+    received = await ingest(rt, inbound(world.email_inbox.id, email="maria@example.test"))
+    conv_id = received.message.conversation_id
+    csrf = await login(client, "ana@example.test")
+    page = await client.post(
+        f"/conversations/{conv_id}/notes",
+        data={"text": "@olga do you know this customer?"},
+        headers={"X-CSRF-Token": csrf, "HX-Request": "true"},
+    )
+    assert page.status_code == 200
+    assert "Olga can" in page.text and "notified" in page.text
+    api = await client.post(
+        f"/api/v1/conversations/{conv_id}/messages",
+        json={"kind": "note", "text": "@olga again"},
+        headers={"Authorization": f"Bearer {world.tokens['ana']}"},
+    )
+    assert api.status_code == 201
+    assert "Olga can" in api.json()["warning"]
+    plain = await client.post(
+        f"/api/v1/conversations/{conv_id}/messages",
+        json={"kind": "note", "text": "@ben please look"},
+        headers={"Authorization": f"Bearer {world.tokens['ana']}"},
+    )
+    assert plain.json()["warning"] is None

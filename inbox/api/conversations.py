@@ -9,7 +9,7 @@ from inbox.actions.conversations import (
     do_release_conversation,
     do_set_status,
 )
-from inbox.actions.messages import do_post_note, do_post_reply
+from inbox.actions.messages import do_post_note_with_mentions, do_post_reply
 from inbox.errors import NotFound
 from inbox.models import Status
 from inbox.queries import list_conversations as query_conversations
@@ -142,9 +142,11 @@ async def post_message(call: Call) -> MessageResultOut:
         message = await do_post_reply(
             call.rt, call.agent, conversation_id, body.text, based_on=body.based_on
         )
-    else:
-        message = await do_post_note(call.rt, call.agent, conversation_id, body.text)
-    return MessageResultOut(message=new_message_out(message))
+        return MessageResultOut(message=new_message_out(message))
+    posted = await do_post_note_with_mentions(call.rt, call.agent, conversation_id, body.text)
+    return MessageResultOut(
+        message=new_message_out(posted.message), warning=posted.mentions.warning()
+    )
 
 
 _ONE = "/conversations/{id:int}"

@@ -169,6 +169,11 @@ class ConversationResultOut(ResponseBody):
 
 class MessageResultOut(ResponseBody):
     message: MessageOut
+    warning: str | None = Field(
+        None,
+        description="For a note: @mentions that reached nobody, e.g. a colleague who "
+        "can't see this inbox. Null when there is nothing to say.",
+    )
 
 
 class IdentityOut(ResponseBody):

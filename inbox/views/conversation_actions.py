@@ -21,7 +21,7 @@ from inbox.actions.conversations import (
     do_release_conversation,
     do_set_status,
 )
-from inbox.actions.messages import do_post_note, do_post_reply
+from inbox.actions.messages import do_post_note_with_mentions, do_post_reply
 from inbox.errors import BadRequest, Conflict
 from inbox.models import Agent, Inbox, Message, Status
 from inbox.queries import TimelineEntry
@@ -36,7 +36,12 @@ MAX_MESSAGE_ID = 2**63 - 1  # message ids are 64-bit
 
 
 async def _message_posted(
-    request: Request, agent: Agent, message: Message, *, based_on: int | None = None
+    request: Request,
+    agent: Agent,
+    message: Message,
+    *,
+    based_on: int | None = None,
+    warning: str | None = None,
 ) -> Response:
     """`based_on` is what the emptied composer's next draft starts from
     (static/app.js moves it on with the live timeline until the agent types)."""
@@ -55,6 +60,7 @@ async def _message_posted(
         item=timeline_item(entry, conv.id, attachments=()),
         header=header,
         based_on=message.id if based_on is None else based_on,
+        warning=warning,
     )
 
 
@@ -64,9 +70,12 @@ async def post_note(request: Request) -> Response:
     async with request.form() as form:
         text = form_text(form, "text")
         based_on = _based_on(form)
-    message = await do_post_note(runtime(request), agent, conversation_id, text)
+    posted = await do_post_note_with_mentions(runtime(request), agent, conversation_id, text)
     # Notes aren't checked for new activity, so the next draft keeps the old base.
-    return await _message_posted(request, agent, message, based_on=based_on)
+    # The author hears of mentions that reached nobody ("Olga can't see this inbox").
+    return await _message_posted(
+        request, agent, posted.message, based_on=based_on, warning=posted.mentions.warning()
+    )
 
 
 async def post_reply(request: Request) -> Response:
