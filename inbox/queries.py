@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Row, Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -19,6 +19,7 @@ from inbox.errors import BadRequest
 from inbox.models import (
     Agent,
     Attachment,
+    ChannelKind,
     Conversation,
     Customer,
     CustomerNote,
@@ -91,14 +92,7 @@ async def list_conversations(
     if not inbox_ids:
         return ConversationPage([], None)
 
-    assignee = aliased(Agent)
-    stmt = (
-        select(Conversation, Customer.name, Inbox.name, Inbox.channel, assignee.name)
-        .join(Customer, Customer.id == Conversation.customer_id)
-        .join(Inbox, Inbox.id == Conversation.inbox_id)
-        .outerjoin(assignee, assignee.id == Conversation.assignee_id)
-        .where(Conversation.inbox_id.in_(inbox_ids))
-    )
+    stmt = _row_select().where(Conversation.inbox_id.in_(inbox_ids))
     if status is not None:
         stmt = stmt.where(Conversation.status == status)
     if view == "mine":
@@ -113,15 +107,43 @@ async def list_conversations(
         limit + 1
     )
     result = (await session.execute(stmt)).all()
-    rows = [
-        ConversationRow(conv, cname or f"Customer #{conv.customer_id}", iname, str(chan), aname)
-        for conv, cname, iname, chan, aname in result[:limit]
-    ]
+    rows = [_to_row(found) for found in result[:limit]]
     next_cursor = None
     if len(result) > limit:
         last = rows[-1].conversation
         next_cursor = Cursor(last.last_activity_at, last.id).encode()
     return ConversationPage(rows, next_cursor)
+
+
+def _row_select() -> Select[Conversation, str, str, ChannelKind, str]:
+    """Conversations with the names an inbox-list row shows beside them."""
+    assignee = aliased(Agent)
+    return (
+        select(Conversation, Customer.name, Inbox.name, Inbox.channel, assignee.name)
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .outerjoin(assignee, assignee.id == Conversation.assignee_id)
+    )
+
+
+def _to_row(found: Row[Conversation, str, str, ChannelKind, str]) -> ConversationRow:
+    conv, customer_name, inbox_name, channel, assignee_name = found
+    name = customer_name or f"Customer #{conv.customer_id}"
+    # The assignee is outer-joined: its name is None when nobody holds it.
+    return ConversationRow(conv, name, inbox_name, str(channel), assignee_name)
+
+
+async def conversation_row(session: AsyncSession, conversation_id: int) -> ConversationRow | None:
+    """One conversation as an inbox-list row (no access check); None when it is gone."""
+    found = (
+        await session.execute(
+            _row_select()
+            .where(Conversation.id == conversation_id)
+            # The session may already hold this row from an access check: take it fresh.
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    return None if found is None else _to_row(found)
 
 
 @dataclass(frozen=True)

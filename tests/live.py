@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -40,3 +44,19 @@ async def serve(app: Starlette) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+async def migrated_app_env(tmp: Path) -> dict[str, str]:
+    """Environment for a real `inbox` process on its own migrated SQLite file in `tmp`."""
+    env = {
+        **os.environ,
+        "INBOX_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'inbox.sqlite3'}",
+        "INBOX_DATA_DIR": str(tmp),
+        "INBOX_SECRET_KEY": "real-process-test-secret-key",
+    }
+    env.pop("INBOX_REDIS_URL", None)
+    migrate = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "inbox.cli", "migrate", env=env, stdout=subprocess.DEVNULL
+    )
+    assert await migrate.wait() == 0, "inbox migrate failed"
+    return env

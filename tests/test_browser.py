@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -31,6 +30,7 @@ from inbox.config import load_settings
 from inbox.models import ChannelKind, Role, utcnow
 from inbox.profiles.identities import IdentityRef, ref
 from inbox.runtime import create_runtime
+from tests.live import free_port, migrated_app_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -54,12 +54,6 @@ def require_chromium() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def settled(page: Page) -> None:
@@ -183,17 +177,7 @@ async def seed(env: dict[str, str]) -> Seeded:
 
 @asynccontextmanager
 async def served_app(tmp: Path) -> AsyncIterator[tuple[str, Seeded]]:
-    env = {
-        **os.environ,
-        "INBOX_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'inbox.sqlite3'}",
-        "INBOX_DATA_DIR": str(tmp),
-        "INBOX_SECRET_KEY": "browser-test-secret-key",
-    }
-    env.pop("INBOX_REDIS_URL", None)
-    migrate = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "inbox.cli", "migrate", env=env, stdout=subprocess.DEVNULL
-    )
-    assert await migrate.wait() == 0, "inbox migrate failed"
+    env = await migrated_app_env(tmp)
     seeded = await seed(env)
     port = free_port()
     log = (tmp / "uvicorn.log").open("wb")

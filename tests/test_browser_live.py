@@ -9,7 +9,6 @@ agents do in their browsers it publishes at once.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -29,7 +28,8 @@ from inbox.config import load_settings
 from inbox.models import ChannelKind
 from inbox.profiles.identities import ref
 from inbox.runtime import Runtime, create_runtime
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, free_port, require_chromium
+from tests.live import free_port, migrated_app_env
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, require_chromium
 
 PASSWORD = "live-test-passphrase"
 # The outbox poll is 1 s; leave room for a busy machine.
@@ -92,17 +92,7 @@ class Server:
 
 @asynccontextmanager
 async def database(tmp: Path) -> AsyncIterator[tuple[dict[str, str], Runtime]]:
-    env = {
-        **os.environ,
-        "INBOX_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'inbox.sqlite3'}",
-        "INBOX_DATA_DIR": str(tmp),
-        "INBOX_SECRET_KEY": "browser-live-test-secret-key",
-    }
-    env.pop("INBOX_REDIS_URL", None)
-    migrate = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "inbox.cli", "migrate", env=env, stdout=subprocess.DEVNULL
-    )
-    assert await migrate.wait() == 0, "inbox migrate failed"
+    env = await migrated_app_env(tmp)
     rt = create_runtime(load_settings(env))
     try:
         yield env, rt

@@ -10,12 +10,12 @@ from datetime import UTC
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import selectinload
 
 from inbox.access import get_visible_conversation
 from inbox.errors import BadRequest, NotFound
-from inbox.models import Agent, Conversation, Customer, Inbox, Message
-from inbox.queries import ConversationRow, Cursor
+from inbox.models import Agent, Message
+from inbox.queries import ConversationRow, Cursor, conversation_row
 
 
 def decode_cursor(value: str | None, max_id: int) -> Cursor | None:
@@ -42,28 +42,10 @@ async def visible_conversation_row(
 ) -> ConversationRow:
     """One conversation with the names the list shows beside it."""
     await get_visible_conversation(session, agent, conversation_id)
-    assignee = aliased(Agent)
-    found = (
-        await session.execute(
-            select(Conversation, Customer.name, Inbox.name, Inbox.channel, assignee.name)
-            .join(Customer, Customer.id == Conversation.customer_id)
-            .join(Inbox, Inbox.id == Conversation.inbox_id)
-            .outerjoin(assignee, assignee.id == Conversation.assignee_id)
-            .where(Conversation.id == conversation_id)
-            # The session may hold this row from the access check; take it fresh.
-            .execution_options(populate_existing=True)
-        )
-    ).one_or_none()
-    if found is None:
+    row = await conversation_row(session, conversation_id)
+    if row is None:
         raise NotFound("conversation not found")
-    conv, customer_name, inbox_name, channel, assignee_name = found
-    return ConversationRow(
-        conv,
-        customer_name or f"Customer #{conv.customer_id}",
-        inbox_name,
-        str(channel),
-        assignee_name,
-    )
+    return row
 
 
 async def conversation_messages(session: AsyncSession, conversation_id: int) -> list[Message]:

@@ -35,9 +35,9 @@ from typing import Any, TypeVar
 
 from inbox.errors import NotFound
 from inbox.models import Agent, utcnow
-from inbox.queries import ConversationRow, TimelineEntry, View
+from inbox.queries import ConversationRow, TimelineEntry, View, conversation_row
 from inbox.realtime.once import OnceCache
-from inbox.realtime.snapshots import conversation_row, timeline_entry
+from inbox.realtime.snapshots import timeline_entry
 from inbox.runtime import Runtime
 from inbox.views.conversation_page import header_perspective, load_header, timeline_item
 from inbox.views.customer_panel import ProfilePanel, load_panel

@@ -9,34 +9,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import selectinload
 
-from inbox.models import Agent, Conversation, Customer, Inbox, Message
-from inbox.queries import ConversationRow, TimelineEntry
-
-
-async def conversation_row(db: AsyncSession, conversation_id: int) -> ConversationRow | None:
-    """The conversation as an inbox-list row; None when it is gone."""
-    assignee = aliased(Agent)
-    found = (
-        await db.execute(
-            select(Conversation, Customer.name, Inbox.name, Inbox.channel, assignee.name)
-            .join(Customer, Customer.id == Conversation.customer_id)
-            .join(Inbox, Inbox.id == Conversation.inbox_id)
-            .outerjoin(assignee, assignee.id == Conversation.assignee_id)
-            .where(Conversation.id == conversation_id)
-        )
-    ).first()
-    if found is None:
-        return None
-    conv, customer_name, inbox_name, channel, assignee_name = found
-    return ConversationRow(
-        conv,
-        customer_name or f"Customer #{conv.customer_id}",
-        inbox_name,
-        str(channel),
-        assignee_name,
-    )
+from inbox.models import Agent, Customer, Inbox, Message
+from inbox.queries import TimelineEntry
 
 
 async def timeline_entry(db: AsyncSession, message_id: int) -> TimelineEntry | None:
