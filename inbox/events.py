@@ -7,7 +7,9 @@ JSON `{"seq": N, "type": "...", ...payload}`; the README lists them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -193,3 +195,8 @@ class Published:
 
     def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, **self.event.model_dump(mode="json")}
+
+    @cached_property
+    def json_text(self) -> str:
+        """`to_json` as text, made once however many sockets send it."""
+        return json.dumps(self.to_json())

@@ -28,21 +28,22 @@ ACTIVITY_WINDOW = 50_000
 
 
 class Presence(enum.StrEnum):
-    ONLINE = "online"
-    AWAY = "away"
-    UNKNOWN = "unknown"
+    ONLINE = "online"  # a page of theirs is open and in front of them
+    AWAY = "away"  # pages open, all hidden (another tab, a minimised window)
+    OFFLINE = "offline"  # no page open
 
 
 async def presence_for(rt: Runtime, agent_ids: Collection[int]) -> dict[int, Presence]:
-    """HOOK for live presence: whether each agent is online now.
+    """Whether each agent is online now, from the live presence every process shares.
 
-    Presence is ephemeral (published by heartbeat, never stored; see
-    the design notes), and is not built yet, so everyone is UNKNOWN and the board
-    falls back to "last active". Whoever builds presence replaces this body
-    (it gets the runtime and is async, so it can ask the hub) and the board
-    page and `GET /api/v1/board` pick it up unchanged.
+    Async and given the runtime so that a presence kept elsewhere (a shared
+    store) could answer here without changing the board or the API.
     """
-    return dict.fromkeys(agent_ids, Presence.UNKNOWN)
+    known = rt.hub.presence.availability(agent_ids)
+    return {
+        agent_id: Presence(known[agent_id].value) if agent_id in known else Presence.OFFLINE
+        for agent_id in agent_ids
+    }
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ async def load_board(rt: Runtime, session: AsyncSession, lead: Agent) -> Board:
                 loads.get((a.id, Status.OPEN), 0),
                 loads.get((a.id, Status.PENDING), 0),
                 active.get(a.id),
-                presence.get(a.id, Presence.UNKNOWN),
+                presence[a.id],
             )
             for a in agents
         ],

@@ -95,6 +95,85 @@
 
   document.addEventListener("htmx:wsOpen", function () {
     setState("");
+    presence.opened();
+  });
+
+  // --- Presence: tell the server when this page is hidden or shown, and
+  // while the agent has a draft in the composer (inbox/realtime/socket_presence.py).
+  // The server forgets typing 8 s after the last "typing", so it is repeated
+  // while the draft is open and the page is in front of the agent.
+  var presence = (function () {
+    var TYPING_EVERY_MS = 3000;
+    var typingTimer = null;
+
+    function send(state) {
+      var message = JSON.stringify({ presence: state });
+      openSockets.forEach(function (socket) {
+        if (socket.readyState === WebSocket.OPEN) {
+          socket.send(message);
+        }
+      });
+    }
+    function drafting() {
+      var text = document.getElementById("composer-text");
+      return !!(text && text.value.trim() && !document.hidden);
+    }
+    function update() {
+      if (drafting()) {
+        if (typingTimer === null) {
+          send("typing");
+          typingTimer = setInterval(function () {
+            if (drafting()) {
+              send("typing");
+            } else {
+              update();
+            }
+          }, TYPING_EVERY_MS);
+        }
+      } else if (typingTimer !== null) {
+        clearInterval(typingTimer);
+        typingTimer = null;
+        send("idle");
+      }
+    }
+    document.addEventListener("input", function (evt) {
+      if (evt.target && evt.target.id === "composer-text") {
+        update();
+      }
+    });
+    document.addEventListener("visibilitychange", function () {
+      send(document.hidden ? "hidden" : "visible");
+      update();
+    });
+    // A sent draft is emptied by the answer's swap, which fires no "input".
+    document.addEventListener("htmx:afterSwap", update);
+    document.addEventListener("htmx:oobAfterSwap", update);
+
+    return {
+      opened: function () {
+        // A new (or resumed) socket starts online and not typing.
+        if (document.hidden) {
+          send("hidden");
+        }
+        if (typingTimer !== null) {
+          clearInterval(typingTimer);
+          typingTimer = null;
+        }
+        update();
+      }
+    };
+  })();
+
+  // The board reloads its summary when work or presence changes; a burst of
+  // changes costs one reload a second at most, the last change included.
+  var boardReload = null;
+  document.addEventListener("htmx:oobAfterSwap", function (evt) {
+    if (evt.detail.target && evt.detail.target.id === "board-tick" && boardReload === null) {
+      boardReload = setTimeout(function () {
+        boardReload = null;
+        htmx.trigger(document.body, "board-changed");
+      }, 1000);
+    }
   });
 
   document.addEventListener("htmx:wsClose", function (evt) {

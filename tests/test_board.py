@@ -15,6 +15,7 @@ from inbox.actions.messages import do_post_note
 from inbox.channels.ingest import ingest
 from inbox.models import Status, utcnow
 from inbox.queries_board import Presence, load_board, presence_for
+from inbox.realtime.presence import Availability, PresenceReport
 from inbox.runtime import Runtime
 from tests.conftest import World, login
 from tests.helpers import captured_events, inbound
@@ -78,7 +79,8 @@ async def test_lead_sees_workload_and_the_unassigned_queue_age(
     loads = {a["agent"]["name"]: (a["open"], a["pending"]) for a in board["agents"]}
     # Olga shares no inbox with the lead, so she is not on the lead's board.
     assert loads == {"Admin": (0, 0), "Ana": (2, 1), "Ben": (1, 0), "Lead": (0, 0)}
-    assert all(a["presence"] == "unknown" for a in board["agents"])
+    # Nobody has a page open (the API is no page).
+    assert all(a["presence"] == "offline" for a in board["agents"])
     active = {a["agent"]["name"]: a["last_active_at"] for a in board["agents"]}
     assert active["Ana"] is not None and active["Lead"] is not None and active["Ben"] is None
     queues = {q["inbox"]["name"]: q for q in board["queues"]}
@@ -201,5 +203,17 @@ async def test_last_active_comes_from_the_audit_log(rt: Runtime, world: World) -
     assert by_name["Ana"].last_active_at is None
 
 
-async def test_presence_hook_answers_unknown_for_now(rt: Runtime) -> None:
-    assert await presence_for(rt, [3, 1]) == {3: Presence.UNKNOWN, 1: Presence.UNKNOWN}
+async def test_presence_is_online_if_any_page_is_in_front_else_away(rt: Runtime) -> None:
+    def page(socket: str, agent_id: int, availability: Availability) -> PresenceReport:
+        return PresenceReport(
+            socket=socket, agent_id=agent_id, agent_name="x", availability=availability
+        )
+
+    rt.hub.presence.apply(page("a1", 3, Availability.AWAY))
+    rt.hub.presence.apply(page("a2", 3, Availability.ONLINE))
+    rt.hub.presence.apply(page("b1", 4, Availability.AWAY))
+    assert await presence_for(rt, [3, 4, 1]) == {
+        3: Presence.ONLINE,
+        4: Presence.AWAY,
+        1: Presence.OFFLINE,
+    }

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -42,7 +44,7 @@ from inbox.channels.ingest import ingest
 from inbox.config import PROJECT_ROOT
 from inbox.realtime.outbox import events_after, latest_seq
 from inbox.runtime import Runtime
-from tests.conftest import World
+from tests.conftest import World, login
 from tests.helpers import inbound
 from tests.live import free_port
 from tests.redis_server import DIE_WITH_PARENT, RedisServer, missing, require_redis
@@ -597,3 +599,53 @@ async def clients_running(client: Any, command: str, within: float) -> list[str]
             return ids
         await asyncio.sleep(0.02)
     raise AssertionError(f"no Redis client ran {command} within {within} s")
+
+
+# -- presence: ephemeral, so it travels only through Redis ---------------------
+
+
+@asynccontextmanager
+async def page_socket(app: AppProcess, cookie: str, origin: str, path: str) -> AsyncIterator[Any]:
+    """The live socket of the page at `path` on `app`, caught up."""
+    async with httpx.AsyncClient(base_url=app.url, cookies={"inbox_session": cookie}) as http:
+        page = await http.get(path)
+    assert page.status_code == 200, page.text
+    found = re.search(r'ws-connect="([^"]+)"', page.text)
+    assert found, "the page has no live socket"
+    url = f"ws://127.0.0.1:{app.port}" + html.unescape(found.group(1))
+    async with websockets.connect(
+        url,
+        additional_headers={"Cookie": f"inbox_session={cookie}"},
+        origin=origin,  # type: ignore[arg-type]
+    ) as ws:
+        await ws.recv()  # the marker that ends the replay
+        yield ws
+
+
+async def presence_text(ws: Any, within: float) -> str:
+    """The text of the next presence fragment (no seq marker), events skipped."""
+    async with asyncio.timeout(within):
+        while True:
+            batch = await ws.recv()
+            if 'id="live-seq"' not in batch:
+                return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", batch)).split())
+
+
+async def test_presence_on_one_process_shows_on_the_other(
+    layer: str, cluster: Cluster, world: World, conversation: int
+) -> None:
+    cookies = {}
+    for who in ("ana", "ben"):
+        async with httpx.AsyncClient(base_url=cluster.a.url) as http:
+            await login(http, f"{who}@example.test")
+            cookies[who] = http.cookies["inbox_session"]
+    path = f"/conversations/{conversation}"
+    async with page_socket(cluster.b, cookies["ben"], cluster.b.url, path) as ben:
+        async with page_socket(cluster.a, cookies["ana"], cluster.a.url, path) as ana:
+            assert await presence_text(ben, THROUGH_REDIS * 4) == (
+                "Ana is viewing this conversation"
+            ), cluster.logs()
+            await ana.send(json.dumps({"presence": "typing"}))
+            assert await presence_text(ben, THROUGH_REDIS * 4) == "Ana is typing here…"
+        # Closed on A: gone on B at once, not when the report would expire.
+        assert await presence_text(ben, THROUGH_REDIS * 4) == ""

@@ -121,13 +121,31 @@ def seq_of(batch: str) -> int:
     return int(marker[-1]["data-seq"])
 
 
+def is_presence(batch: str) -> bool:
+    """Presence is pushed between events, without a seq marker; events always end with one."""
+    return all(a.get("id") != "live-seq" for _, a in parse(batch).ops)
+
+
 async def recv(ws: Any, within: float = 5.0) -> str:
-    """The next batch with something in it besides the seq marker (heartbeats)."""
+    """The next event batch with something in it besides the seq marker (heartbeats).
+
+    Colleagues' presence, which comes and goes as sockets open, is skipped.
+    """
     async with asyncio.timeout(within):
         while True:
             batch = await ws.recv()
             assert isinstance(batch, str)
-            if oob(batch):
+            if oob(batch) and not is_presence(batch):
+                return batch
+
+
+async def recv_presence(ws: Any, within: float = 5.0) -> str:
+    """The next presence batch, events skipped."""
+    async with asyncio.timeout(within):
+        while True:
+            batch = await ws.recv()
+            assert isinstance(batch, str)
+            if is_presence(batch):
                 return batch
 
 
@@ -481,3 +499,39 @@ async def test_the_fragment_cache_forgets_failures_and_stays_within_its_bounds()
     assert len(cache) == 2 and cache.weight == 8  # 3 entries would weigh 12 > 10
     await cache.get(9, fixed("x" * 50))
     assert len(cache) == 1  # the newest stays, however heavy
+
+
+async def test_the_bell_rings_live_for_the_mentioned_agent_only(
+    base_url: str, rt: Runtime, world: World
+) -> None:
+    from inbox.actions.messages import do_post_note_with_mentions
+    from inbox.actions.notifications import do_mark_all_notifications_read
+
+    received = await ingest(rt, inbound(world.email_inbox.id, email="maria@example.test"))
+    conv_id = received.message.conversation_id
+    async with (
+        signed_in(base_url, "ana") as ana,
+        signed_in(base_url, "ben") as ben,
+        ben.watch("/") as ben_list,
+        ben.watch(f"/conversations/{conv_id}") as ben_page,
+        ana.watch("/") as ana_list,
+    ):
+
+        async def bell(ws: Any) -> str:
+            """The next bell pushed (the note itself comes too, as a message)."""
+            while True:
+                batch = await recv(ws)
+                if ("true", "notif-bell") in oob(batch):
+                    return batch
+
+        await do_post_note_with_mentions(rt, world.ana, conv_id, "@Ben can you check?")
+        for ws in (ben_list, ben_page):
+            rang = await bell(ws)
+            assert 'data-count="1"' in rang and "1 unread notification" in rang
+        await do_post_note_with_mentions(rt, world.ana, conv_id, "@Ben and again")
+        assert 'data-count="2"' in await bell(ben_list)
+        await do_mark_all_notifications_read(rt, world.ben)
+        assert "bell-count" not in await bell(ben_list)
+        # Ana's bell never moved: the notes were hers, the mentions Ben's.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(bell(ana_list), 0.5)

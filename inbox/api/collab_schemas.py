@@ -112,8 +112,9 @@ class AgentLoadOut(ResponseBody):
     agent: AgentOut
     open: int = Field(description="Open conversations assigned to them, in inboxes you see.")
     pending: int
-    presence: Literal["online", "away", "unknown"] = Field(
-        description="Live presence; `unknown` until presence is built."
+    presence: Literal["online", "away", "offline"] = Field(
+        description="Live presence: `online` with a page of the app in front of them, "
+        "`away` with pages open but hidden, `offline` with none open."
     )
     last_active_at: datetime | None = Field(
         description="Their latest recorded action; null if none recently."

@@ -4,8 +4,9 @@ Protocol (the page opens it with htmx-ext-ws's `ws-connect`):
 
 - URL: `/ws?page=list&view=..&status=..&inbox=..&since=SEQ`,
   `/ws?page=conversation&conversation=ID&since=SEQ` or
-  `/ws?page=customer&customer=ID&since=SEQ`. SEQ is the outbox position the
-  page was rendered at (then, on reconnect, the last one it applied).
+  `/ws?page=customer&customer=ID&since=SEQ`, `/ws?page=board&since=SEQ`.
+  SEQ is the outbox position the page was rendered at (then, on
+  reconnect, the last one it applied).
 - Auth: the session cookie; the Origin must be this site (sockets.authenticate).
 - The server subscribes, replays the events after SEQ from the outbox, then
   streams live ones. Each message is a batch of out-of-band swaps (see
@@ -14,7 +15,11 @@ Protocol (the page opens it with htmx-ext-ws's `ws-connect`):
   HEARTBEAT_SECONDS it sends `#live-seq` alone.
 - A SEQ older than the outbox keeps (resync), or a change of the agent's
   inbox access, pushes the "Out of date — reload" banner.
-- The page sends nothing; whatever it sends is ignored.
+- Presence: the socket makes its agent online for as long as it is open
+  (viewing the page's customer, if it shows one). The page sends small JSON
+  messages when it is hidden or shown and while the agent types (see
+  socket_presence); colleagues' presence arrives as fragments between
+  events, without a seq (presence_updates).
 - Close codes: 4400 bad parameters or a page the agent can't see, 4401 not
   signed in, 4403 foreign origin (refused before accepting), 4408 fell too
   far behind (the page shows "Out of date"), 4410 the agent was
@@ -34,10 +39,13 @@ from inbox.errors import InboxError
 from inbox.events import InboxAccessChanged, Published
 from inbox.models import Agent
 from inbox.realtime.feed import Resync, open_feed
-from inbox.realtime.page_context import parse_page, resolve_page
+from inbox.realtime.page_context import BoardContext, parse_page, resolve_page
 from inbox.realtime.page_updates import Viewer, page_updates
+from inbox.realtime.presence import PresenceChange
+from inbox.realtime.presence_updates import presence_updates
 from inbox.realtime.render import Renderer, seq_marker
 from inbox.realtime.socket_loop import SocketClosed, serve_feed
+from inbox.realtime.socket_presence import SocketPresence, whereabouts
 from inbox.realtime.sockets import CLOSE_BAD_REQUEST, authenticate, parse_since
 from inbox.runtime import Runtime
 from inbox.views.requests import runtime
@@ -66,45 +74,68 @@ async def browser_socket(ws: WebSocket) -> None:
         return
     rt = runtime(ws)
     try:
-        viewer = await _open_viewer(rt, agent, ws)
+        viewer, presence = await _open_viewer(rt, agent, ws)
     except InboxError as exc:
         await ws.close(CLOSE_BAD_REQUEST, exc.message[:120])
         return
     renderer = renderer_for(ws)
 
-    async def send_item(item: Published | Resync) -> None:
+    async def send_item(item: Published | Resync | PresenceChange) -> None:
         if isinstance(item, Resync):
             await ws.send_text(await renderer.stale_html() + seq_marker(item.seq))
+        elif isinstance(item, PresenceChange):
+            parts = presence_updates(item, viewer, rt.hub.presence)
+            if parts:
+                await ws.send_text("".join(parts))
         else:
-            await _push(ws, rt, item, viewer, renderer)
+            await _push(ws, rt, item, viewer, renderer, presence)
 
     async def send_idle(seq: int) -> None:
         # Also tells a page that just caught up where it stands.
         await ws.send_text(seq_marker(seq))
 
-    async with open_feed(rt, agent.id) as feed:
-        await serve_feed(
-            ws, feed, since, agent_id=agent.id, send_item=send_item, send_idle=send_idle
-        )
+    board = isinstance(viewer.page, BoardContext)
+    async with open_feed(rt, agent.id, presence=True, availability=board) as feed:
+        presence.start()
+        try:
+            await serve_feed(
+                ws,
+                feed,
+                since,
+                agent_id=agent.id,
+                send_item=send_item,
+                send_idle=send_idle,
+                on_message=presence.handle,
+            )
+        finally:
+            presence.stop()
 
 
-async def _open_viewer(rt: Runtime, agent: Agent, ws: WebSocket) -> Viewer:
+async def _open_viewer(rt: Runtime, agent: Agent, ws: WebSocket) -> tuple[Viewer, SocketPresence]:
     request = parse_page(ws.query_params)
     async with rt.read_sessions() as db:
         page = await resolve_page(db, agent, request)
         inbox_ids = frozenset(await visible_inbox_ids(db, agent))
-    return Viewer(agent, page, inbox_ids)
+        where = await whereabouts(db, agent, page)
+    return Viewer(agent, page, inbox_ids), SocketPresence(rt.hub, agent, where)
 
 
 async def _push(
-    ws: WebSocket, rt: Runtime, published: Published, viewer: Viewer, renderer: Renderer
+    ws: WebSocket,
+    rt: Runtime,
+    published: Published,
+    viewer: Viewer,
+    renderer: Renderer,
+    presence: SocketPresence,
 ) -> None:
     event = published.event
     try:
         if isinstance(event, InboxAccessChanged):
             # What the page lists may have changed under it: reload is honest.
+            # Who may see this agent's presence may have changed too.
             async with rt.read_sessions() as db:
                 viewer.inbox_ids = frozenset(await visible_inbox_ids(db, viewer.agent))
+                presence.moved(await whereabouts(db, viewer.agent, viewer.page))
             parts = [await renderer.stale_html()]
         else:
             parts = await page_updates(published, viewer, renderer)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from inbox.events import Published
 from inbox.realtime.hub import Subscription
 from inbox.realtime.outbox import events_after, latest_seq, oldest_seq
+from inbox.realtime.presence import PresenceChange
 from inbox.runtime import Runtime
 
 REPLAY_BATCH = 500
@@ -66,23 +67,31 @@ class Feed:
             if len(batch) < REPLAY_BATCH:
                 return
 
-    async def next(self) -> Published:
+    async def next(self) -> Published | PresenceChange:
         """The next live event for this agent, never one already replayed.
+
+        Presence changes (only on feeds opened with `presence=True`) come in
+        between, as they happen; they have no place in the sequence.
 
         Safe to cancel: Queue.get takes an item only when it returns, and
         nothing here awaits after that.
         """
         while True:
-            published = await self._sub.queue.get()
-            if published is None:
+            item = await self._sub.queue.get()
+            if item is None:
                 raise Overflowed
-            if published.seq <= self.last_seq:
+            if isinstance(item, PresenceChange):
+                return item
+            if item.seq <= self.last_seq:
                 continue
-            self.last_seq = published.seq
-            return published
+            self.last_seq = item.seq
+            return item
 
 
 @asynccontextmanager
-async def open_feed(rt: Runtime, agent_id: int) -> AsyncIterator[Feed]:
-    with rt.hub.subscribe(agent_id) as sub:
+async def open_feed(
+    rt: Runtime, agent_id: int, *, presence: bool = False, availability: bool = False
+) -> AsyncIterator[Feed]:
+    with rt.hub.subscribe(agent_id, presence=presence) as sub:
+        sub.availability = availability
         yield Feed(rt, sub, agent_id)

@@ -11,6 +11,11 @@ or slow the others.
 Fanning out to other processes happens in the background, in order: an
 action's request never waits on Redis, so a slow, hung or absent Redis costs
 other processes latency (until their next poll), never this one's requests.
+
+Presence rides the same transport but not the outbox: it is ephemeral, has
+no seq and is never replayed. Every process keeps all sockets' reports in its
+PresenceTracker, and renews its own sockets' reports every HEARTBEAT_SECONDS
+so that other processes' copies don't expire while the sockets are open.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox.events import Audience, Published, parse_event
 from inbox.realtime.outbox import events_after, latest_seq
+from inbox.realtime.presence import (
+    HEARTBEAT_SECONDS,
+    PresenceChange,
+    PresenceReport,
+    PresenceTracker,
+)
 from inbox.realtime.transport import LayerTransport, stop_task
 
 log = logging.getLogger(__name__)
@@ -41,14 +53,18 @@ _SEND_SECONDS = 2.0
 
 
 class Subscription:
-    def __init__(self, agent_id: int | None, maxsize: int) -> None:
+    def __init__(self, agent_id: int | None, maxsize: int, *, presence: bool = False) -> None:
         # None receives everything (server-side consumers and tests).
         self.agent_id = agent_id
         # None, queued last, says the subscriber fell behind: it wakes a
         # waiting reader with nothing else to wait on.
-        self.queue: asyncio.Queue[Published | None] = asyncio.Queue(maxsize + 1)
+        self.queue: asyncio.Queue[Published | PresenceChange | None] = asyncio.Queue(maxsize + 1)
         self.maxsize = maxsize
         self.overflowed = False
+        # Browser pages show presence; the JSON stream does not.
+        self.presence = presence
+        # Board pages follow everyone's availability, not only their audience's.
+        self.availability = False
 
     def offer(self, published: Published) -> None:
         if self.overflowed:
@@ -61,6 +77,17 @@ class Subscription:
         self.overflowed = True
         self.queue.put_nowait(None)
         log.warning("subscriber for agent %s fell behind; it must resync", self.agent_id)
+
+    def offer_presence(self, change: PresenceChange) -> None:
+        if not self.presence or self.overflowed or self.agent_id == change.agent_id:
+            return
+        wanted = self.agent_id in change.audience or (
+            self.availability and change.availability_changed
+        )
+        # Ephemeral: with the queue full, this one is dropped, and the socket
+        # is about to be dropped for falling behind anyway.
+        if wanted and self.queue.qsize() < self.maxsize:
+            self.queue.put_nowait(change)
 
 
 class Hub:
@@ -85,6 +112,12 @@ class Hub:
         self._started = False
         # Everything up to here was delivered (or predates this process).
         self.last_seq: int | None = None
+        # Presence of every process's sockets; this process's own are renewed
+        # by its heartbeat. The node id lets a process skip its own echoes.
+        self.presence = PresenceTracker(self._fan_out_presence)
+        self._local_presence: dict[str, PresenceReport] = {}
+        self._node = uuid.uuid4().hex
+        self._heartbeat: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Join the transport and start the outbox poll (servers and workers only)."""
@@ -95,6 +128,7 @@ class Hub:
             await self._transport.start(self._on_transport)
             self._sender = asyncio.create_task(self._send_loop(), name="inbox-hub-send")
         self._poller = asyncio.create_task(self._poll_loop(), name="inbox-hub-poll")
+        self._heartbeat = asyncio.create_task(self._presence_loop(), name="inbox-hub-presence")
         self._started = True
 
     async def publish(self, published: Published) -> None:
@@ -106,6 +140,37 @@ class Hub:
             except asyncio.QueueFull:
                 # Other processes will read it from the outbox on their next poll.
                 log.debug("fan-out backlog full; event %s left to the outbox", published.seq)
+
+    def report_presence(self, report: PresenceReport) -> None:
+        """Called by the presence action: apply here, and tell the other processes."""
+        if report.availability is None:
+            self._local_presence.pop(report.socket, None)
+        else:
+            self._local_presence[report.socket] = report
+        self.presence.apply(report)
+        self._send_presence([report])
+
+    def _send_presence(self, reports: list[PresenceReport]) -> None:
+        if self._sender is None or not reports:
+            return
+        message = {"node": self._node, "presence": [r.model_dump(mode="json") for r in reports]}
+        # Ephemeral: with the backlog full it is dropped, and the next
+        # heartbeat (or the report's expiry) sets things right.
+        with contextlib.suppress(asyncio.QueueFull):
+            self._outgoing.put_nowait(message)
+
+    async def _presence_loop(self) -> None:
+        """The heartbeat: renew this process's sockets' presence, here and elsewhere."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            reports = list(self._local_presence.values())
+            for report in reports:
+                self.presence.apply(report)
+            self._send_presence(reports)
+
+    def _fan_out_presence(self, change: PresenceChange) -> None:
+        for sub in list(self._subs):
+            sub.offer_presence(change)
 
     async def _send_loop(self) -> None:
         assert self._transport is not None
@@ -120,14 +185,19 @@ class Hub:
                 # poll. One warning per outage, not one per event.
                 if not failing:
                     reason = str(exc) or type(exc).__name__  # a timeout has no message
-                    log.warning("could not fan out event %s: %s", message["seq"], reason)
+                    log.warning("could not fan out %s: %s", _describe(message), reason)
                 failing = True
                 continue
             if failing:
-                log.warning("fanning out events again from event %s", message["seq"])
+                log.warning("fanning out events again from %s", _describe(message))
             failing = False
 
     def _on_transport(self, message: dict[str, Any]) -> None:
+        if "presence" in message:
+            if message.get("node") != self._node:
+                for raw in message["presence"]:
+                    self.presence.apply(PresenceReport.model_validate(raw))
+            return
         published = _from_wire(message)
         if self.last_seq is not None and published.seq <= self.last_seq:
             return  # our own echo, or already caught up from the outbox
@@ -178,8 +248,10 @@ class Hub:
             sub.offer(published)
 
     @contextmanager
-    def subscribe(self, agent_id: int | None = None) -> Iterator[Subscription]:
-        sub = Subscription(agent_id, self._queue_size)
+    def subscribe(
+        self, agent_id: int | None = None, *, presence: bool = False
+    ) -> Iterator[Subscription]:
+        sub = Subscription(agent_id, self._queue_size, presence=presence)
         self._subs.add(sub)
         try:
             yield sub
@@ -188,10 +260,12 @@ class Hub:
 
     async def close(self) -> None:
         # Unsent events are left to the outbox: other processes poll it.
-        for task in (self._poller, self._sender):
+        for task in (self._poller, self._sender, self._heartbeat):
             if task is not None:
                 await stop_task(task)
-        self._poller = self._sender = None
+        self._poller = self._sender = self._heartbeat = None
+        self.presence.forget_all()
+        self._local_presence.clear()
         if self._transport is not None and self._started:
             await self._transport.close()
         self._subs.clear()
@@ -212,6 +286,10 @@ def _from_wire(message: dict[str, Any]) -> Published:
         parse_event(message["event"]),
         Audience.from_json(message["audience"]),
     )
+
+
+def _describe(message: dict[str, Any]) -> str:
+    return f"event {message['seq']}" if "seq" in message else "presence"
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -6,6 +6,7 @@ outbox position it was rendered at:
     /ws?page=list&view=mine&status=open&inbox=3&since=120
     /ws?page=conversation&conversation=42&since=120
     /ws?page=customer&customer=7&since=120
+    /ws?page=board&since=120                   (leads and admins)
 
 Parsing is strict, like the pages' own query strings: anything unknown is
 refused, never guessed.
@@ -21,6 +22,7 @@ from starlette.datastructures import QueryParams
 from inbox.access import get_visible_conversation, get_visible_customer
 from inbox.errors import BadRequest, NotFound
 from inbox.models import Agent
+from inbox.queries_board import require_lead
 from inbox.views.inbox_list import Filters, parse_filters
 
 
@@ -40,7 +42,12 @@ class CustomerContext:
     customer_id: int
 
 
-PageContext = ListContext | ConversationContext | CustomerContext
+@dataclass(frozen=True)
+class BoardContext:
+    """The team lead's board: it reloads its summary when work or presence changes."""
+
+
+PageContext = ListContext | ConversationContext | CustomerContext | BoardContext
 
 
 @dataclass(frozen=True)
@@ -62,13 +69,18 @@ def parse_page(query: QueryParams) -> PageRequest:
         if not raw.isdigit() or len(raw) > 18:
             raise BadRequest(f"{page} must be an id")
         return PageRequest(page, object_id=int(raw))
-    raise BadRequest("page must be one of: list, conversation, customer")
+    if page == "board":
+        return PageRequest(page)
+    raise BadRequest("page must be one of: list, conversation, customer, board")
 
 
 async def resolve_page(db: AsyncSession, agent: Agent, request: PageRequest) -> PageContext:
     """The context, once the agent is known to see what it names (NotFound otherwise)."""
     if request.filters is not None:
         return ListContext(request.filters)
+    if request.page == "board":
+        require_lead(agent)
+        return BoardContext()
     assert request.object_id is not None
     if request.page == "conversation":
         conv = await get_visible_conversation(db, agent, request.object_id)

@@ -9,6 +9,9 @@ inbox.realtime.render makes and shares the fragments themselves.
 - Conversation and customer pages: messages of that customer join the
   timeline; the header follows its conversation; the profile panel's notes,
   purchases and conversations follow their changes.
+- Every page: the header's bell follows its agent's unread notifications.
+- The board: a conversation opened, assigned or moved between statuses in
+  one of the lead's inboxes makes it reload its summary (see board_tick).
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from inbox.events import (
     CustomerUpdated,
     EventBase,
     MessageCreated,
+    NotificationCreated,
+    NotificationRead,
     Published,
 )
 from inbox.models import Agent
 from inbox.realtime.page_context import (
+    BoardContext,
     ConversationContext,
     ListContext,
     PageContext,
@@ -51,6 +57,17 @@ class Viewer:
 async def page_updates(published: Published, viewer: Viewer, renderer: Renderer) -> list[str]:
     """The fragments to push to this page for this event (often none)."""
     page = viewer.page
+    event = published.event
+    if isinstance(event, NotificationCreated | NotificationRead):
+        # Every page's header has the bell; the event's audience is its agent.
+        if event.agent_id != viewer.agent.id:
+            return []
+        return [await renderer.bell_html(published.seq, viewer.agent)]
+    if isinstance(page, BoardContext):
+        changes_load = isinstance(
+            event, ConversationCreated | ConversationAssigned | ConversationStatusChanged
+        ) and (event.inbox_id in viewer.inbox_ids)
+        return [board_tick()] if changes_load else []
     if isinstance(page, ListContext):
         return await _list_updates(published, viewer, page.filters, renderer)
     if isinstance(page, ConversationContext):
@@ -58,6 +75,11 @@ async def page_updates(published: Published, viewer: Viewer, renderer: Renderer)
             published, viewer, page.customer_id, page.conversation_id, renderer
         )
     return await _customer_updates(published, viewer, page.customer_id, None, renderer)
+
+
+def board_tick() -> str:
+    """Tells a board page to reload its summary (static/app.js coalesces a burst into one)."""
+    return '<span id="board-tick" hidden hx-swap-oob="true"></span>'
 
 
 async def _list_updates(

@@ -14,6 +14,7 @@ hundred. What a variant may depend on is spelled out by its key:
 - notes:          (seq, customer, page's conversation): the form's back link.
 - purchases:      (seq, customer).
 - counts:         the three numbers themselves.
+- bell:           (seq, agent): notifications reach only their own agent.
 
 The subject of an event (its conversation or message) is read once per seq
 too. Renders read the database as it is when first asked, which may be newer
@@ -36,6 +37,7 @@ from typing import Any, TypeVar
 from inbox.errors import NotFound
 from inbox.models import Agent, utcnow
 from inbox.queries import ConversationRow, TimelineEntry, View, conversation_row
+from inbox.queries_notifications import unread_count
 from inbox.realtime.once import OnceCache
 from inbox.realtime.snapshots import timeline_entry
 from inbox.runtime import Runtime
@@ -193,6 +195,18 @@ class Renderer:
             return self._render("counts", "fragments/counts.html", tabs=tabs)
 
         return await self._html.get(("counts", *sorted(counts.items())), render)
+
+    async def bell_html(self, seq: int, agent: Agent) -> str:
+        """The header's bell with the agent's unread count (their events only)."""
+
+        async def render() -> str:
+            async with self._rt.read_sessions() as db:
+                unread = await unread_count(db, agent)
+            return self._render(
+                "bell", "_notification_bell.html", unread_notifications=unread, oob=True
+            )
+
+        return await self._html.get(("bell", seq, agent.id), render)
 
     async def stale_html(self) -> str:
         async def render() -> str:

@@ -15,14 +15,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from inbox.events import AgentDeactivated, Published
 from inbox.realtime.feed import Feed, Overflowed, Resync
+from inbox.realtime.presence import PresenceChange
 from inbox.realtime.sockets import CLOSE_DEACTIVATED, CLOSE_TOO_SLOW, CLOSE_UNAUTHENTICATED
 from inbox.views.middleware import resolve_agent
 from inbox.views.requests import runtime
 
 HEARTBEAT_SECONDS = 25.0
 
-SendItem = Callable[[Published | Resync], Awaitable[None]]
+SendItem = Callable[[Published | Resync | PresenceChange], Awaitable[None]]
 SendIdle = Callable[[int], Awaitable[None]]
+OnMessage = Callable[[str], None]
 
 
 class SocketClosed(Exception):
@@ -37,11 +39,11 @@ async def serve_feed(
     agent_id: int,
     send_item: SendItem,
     send_idle: SendIdle,
+    on_message: OnMessage | None = None,
 ) -> None:
     """Replay after `since`, mark the catch-up with `send_idle`, then stream live."""
-    # Reading is how a disconnect is noticed while the feed is quiet; the
-    # client's messages themselves are ignored.
-    reader = asyncio.create_task(_drain(ws))
+    # Reading is also how a disconnect is noticed while the feed is quiet.
+    reader = asyncio.create_task(_read(ws, on_message))
     try:
         async for item in feed.replay(since):
             await send_item(item)
@@ -55,11 +57,15 @@ async def serve_feed(
             await reader
 
 
-async def _drain(ws: WebSocket) -> None:
+async def _read(ws: WebSocket, on_message: OnMessage | None) -> None:
+    """Hand the client's text messages to `on_message` (or drop them) until it goes."""
     while True:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             return
+        text = message.get("text")
+        if on_message is not None and isinstance(text, str):
+            on_message(text)
 
 
 async def _live(
@@ -101,6 +107,8 @@ async def _live(
                 await ws.close(CLOSE_TOO_SLOW, "fell behind; reconnect with since=<last seq>")
                 raise SocketClosed from None
             await send_item(published)
+            if isinstance(published, PresenceChange):
+                continue
             event = published.event
             if isinstance(event, AgentDeactivated) and event.agent_id == agent_id:
                 await ws.close(CLOSE_DEACTIVATED, "this agent was deactivated")

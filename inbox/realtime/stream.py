@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 
 from inbox.events import Published
 from inbox.realtime.feed import Resync, open_feed
+from inbox.realtime.presence import PresenceChange
 from inbox.realtime.socket_loop import serve_feed
 from inbox.realtime.sockets import CLOSE_BAD_REQUEST, authenticate, parse_since
 from inbox.views.requests import runtime
@@ -27,6 +28,11 @@ def frame(item: Published | Resync) -> dict[str, Any]:
     return item.to_json()
 
 
+def frame_text(item: Published | Resync) -> str:
+    # An event's text is made once for every socket it goes to.
+    return item.json_text if isinstance(item, Published) else json.dumps(frame(item))
+
+
 async def stream(ws: WebSocket) -> None:
     agent = await authenticate(ws)
     if agent is None:
@@ -36,8 +42,9 @@ async def stream(ws: WebSocket) -> None:
         await ws.close(CLOSE_BAD_REQUEST, since)
         return
 
-    async def send_item(item: Published | Resync) -> None:
-        await ws.send_text(json.dumps(frame(item)))
+    async def send_item(item: Published | Resync | PresenceChange) -> None:
+        if not isinstance(item, PresenceChange):  # the stream doesn't ask for presence
+            await ws.send_text(frame_text(item))
 
     async def send_idle(seq: int) -> None:
         await ws.send_text(json.dumps({"seq": seq, "type": "heartbeat"}))

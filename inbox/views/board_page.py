@@ -3,12 +3,14 @@
 Leads and admins only; an agent gets 403. Reassigning goes through the same
 actions as everywhere else (`do_assign_conversation`, `do_release_conversation`),
 so the inbox hears `conversation.assigned` as usual. htmx swaps the changed
-row and the workload and queue tables reload themselves (`board-changed`).
+row and the workload and queue tables reload themselves (`board-changed`):
+after the lead's own reassignment, and, through the page's live socket,
+whenever work or an agent's presence changes anywhere in the lead's inboxes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from sqlalchemy import select
@@ -23,6 +25,8 @@ from inbox.models import Agent, Customer, Inbox, Status, utcnow
 from inbox.queries import ConversationRow, Cursor, list_conversations
 from inbox.queries_board import AgentLoad, Board, Queue, load_board, require_lead
 from inbox.queries_notifications import unread_count
+from inbox.realtime.live_socket import LiveSocket, live_socket
+from inbox.realtime.outbox import latest_seq
 from inbox.views.display import Moment, channel_label, moment
 from inbox.views.fragments import vary_on_htmx, wants_fragment
 from inbox.views.ids import form_id, path_id
@@ -61,6 +65,7 @@ class BoardPage:
     queues: list[QueueLine]
     open: list[OpenLine]
     more_url: str | None
+    live: LiveSocket | None = None
 
 
 def _open_line(row: ConversationRow, assignable: list[Agent]) -> OpenLine:
@@ -102,6 +107,7 @@ async def board_page(request: Request) -> Response:
     cursor = Cursor.decode(raw) if raw else None
     rt = runtime(request)
     async with rt.read_sessions() as db:
+        seq = await latest_seq(db)  # before the board: the socket replays what follows
         board = await load_board(rt, db, lead)
         conversations = await list_conversations(
             db, lead, view="all", status=Status.OPEN, cursor=cursor, limit=PAGE_SIZE
@@ -115,7 +121,7 @@ async def board_page(request: Request) -> Response:
     lines = [
         _open_line(r, board.assignable.get(r.conversation.inbox_id, [])) for r in conversations.rows
     ]
-    page = _page(board, lines, more_url)
+    page = replace(_page(board, lines, more_url), live=live_socket(seq, page="board"))
     if cursor is not None and wants_fragment(request):
         return vary_on_htmx(render_block(request, "board.html", "open_rows", page=page))
     return vary_on_htmx(

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from inbox.access import get_visible_conversation, inbox_audience
+from inbox.access import get_visible_conversation, inbox_audience, visible_inbox_ids
 from inbox.models import (
     Agent,
     Attachment,
@@ -239,6 +239,9 @@ async def conversation_page(request: Request) -> Response:
             return vary_on_htmx(render(request, "_timeline_page.html", timeline=timeline))
         header = await load_header(db, agent, conv)
         panel = await load_panel(db, agent, conv.customer_id, current_id=conv.id)
+        presence = runtime(request).hub.presence.on_customer(
+            conv.customer_id, agent.id, await visible_inbox_ids(db, agent)
+        )
     return vary_on_htmx(
         render(
             request,
@@ -248,6 +251,7 @@ async def conversation_page(request: Request) -> Response:
             timeline=timeline,
             panel=panel,
             based_on=based_on,
+            presence=presence,
         )
     )
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from inbox.access import get_visible_customer
+from inbox.access import get_visible_customer, visible_inbox_ids
 from inbox.actions.customers import do_add_customer_note
 from inbox.views.conversation_page import before_cursor, load_timeline
 from inbox.views.customer_panel import load_panel
@@ -36,7 +36,17 @@ async def customer_page(request: Request) -> Response:
             response = render(request, "_timeline_page.html", timeline=timeline)
         else:
             panel = await load_panel(db, agent, customer_id, current_id=None)
-            response = render(request, "customer.html", agent=agent, panel=panel, timeline=timeline)
+            presence = runtime(request).hub.presence.on_customer(
+                customer_id, agent.id, await visible_inbox_ids(db, agent)
+            )
+            response = render(
+                request,
+                "customer.html",
+                agent=agent,
+                panel=panel,
+                timeline=timeline,
+                presence=presence,
+            )
     return vary_on_htmx(response)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
@@ -19,6 +19,7 @@ from inbox.models import Agent, Conversation, Inbox, Status, utcnow
 from inbox.queries import VIEWS, ConversationRow, Cursor, View, list_conversations
 from inbox.realtime.live_socket import LiveSocket, live_socket
 from inbox.realtime.outbox import latest_seq
+from inbox.realtime.presence import Marker
 from inbox.views.display import Moment, channel_label, moment
 from inbox.views.fragments import vary_on_htmx, wants_fragment
 from inbox.views.requests import require_agent, runtime
@@ -143,6 +144,9 @@ class ListItem:
     channel_label: str
     when: Moment
     url: str
+    # Colleagues on the conversation as the page was rendered; live rows
+    # (shared by every viewer) leave it empty and keep the page's own marks.
+    presence: Sequence[Marker] = ()
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,9 @@ async def inbox_page(request: Request) -> Response:
             agent.id, [i.id for i in inboxes]
         )
     now = utcnow()
+    on_rows = runtime(request).hub.presence.on_conversations(
+        {row.conversation.id for row in result.rows}, agent.id, {i.id for i in inboxes}
+    )
     page = InboxListPage(
         filters=filters,
         tabs=[
@@ -205,6 +212,7 @@ async def inbox_page(request: Request) -> Response:
                 channel_label(row.inbox_channel),
                 moment(row.conversation.last_activity_at, now),
                 f"/conversations/{row.conversation.id}",
+                on_rows.get(row.conversation.id, ()),
             )
             for row in result.rows
         ],
