@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, exists, literal, select, union
+from sqlalchemy import Integer, Select, bindparam, exists, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.errors import NotFound
@@ -37,18 +37,8 @@ async def visible_inbox_ids(session: AsyncSession, agent: Agent) -> set[int]:
     return set((await session.scalars(union(direct, via_team))).all())
 
 
-async def inbox_audience(session: AsyncSession, inbox_id: int) -> frozenset[int]:
-    """Active agents who may see this inbox."""
-    return await _audience_for_inboxes(session, select(literal(inbox_id)))
-
-
-async def customer_audience(session: AsyncSession, customer_id: int) -> frozenset[int]:
-    """Active agents who may see this customer: via any of their conversations' inboxes."""
-    inbox_ids = select(Conversation.inbox_id).where(Conversation.customer_id == customer_id)
-    return await _audience_for_inboxes(session, inbox_ids)
-
-
-async def _audience_for_inboxes(session: AsyncSession, inbox_ids: Select[Any]) -> frozenset[int]:
+def _audience_statement(inbox_ids: Select[Any]) -> Select[Any]:
+    """Active agents who may see any of `inbox_ids` (a subquery with bound parameters)."""
     direct = select(InboxAgentAccess.agent_id).where(InboxAgentAccess.inbox_id.in_(inbox_ids))
     via_team = (
         select(TeamMember.agent_id)
@@ -57,9 +47,26 @@ async def _audience_for_inboxes(session: AsyncSession, inbox_ids: Select[Any]) -
     )
     admins = select(Agent.id).where(Agent.role == Role.ADMIN)
     ids = union(direct, via_team, admins).subquery()
-    rows = await session.scalars(
-        select(Agent.id).where(Agent.id.in_(select(ids.c[0])), Agent.is_active.is_(True))
-    )
+    return select(Agent.id).where(Agent.id.in_(select(ids.c[0])), Agent.is_active.is_(True))
+
+
+# Built once: every inbound message asks for its inbox's audience, and
+# building this union anew cost about a third of storing the message.
+_INBOX_AUDIENCE = _audience_statement(select(bindparam("inbox_id", type_=Integer)))
+_CUSTOMER_AUDIENCE = _audience_statement(
+    select(Conversation.inbox_id).where(Conversation.customer_id == bindparam("customer_id"))
+)
+
+
+async def inbox_audience(session: AsyncSession, inbox_id: int) -> frozenset[int]:
+    """Active agents who may see this inbox."""
+    rows = await session.scalars(_INBOX_AUDIENCE, {"inbox_id": inbox_id})
+    return frozenset(rows.all())
+
+
+async def customer_audience(session: AsyncSession, customer_id: int) -> frozenset[int]:
+    """Active agents who may see this customer: via any of their conversations' inboxes."""
+    rows = await session.scalars(_CUSTOMER_AUDIENCE, {"customer_id": customer_id})
     return frozenset(rows.all())
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -72,3 +74,42 @@ async def agent_for_session(
     if agent is None or not agent.is_active or agent.session_version != session_version:
         return None
     return agent
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What an open socket signed in with, to check again while it stays open."""
+
+    agent_id: int
+    session_version: int | None = None  # a session cookie's
+    token_hash: str | None = None  # a bearer token's
+
+
+async def still_valid(
+    session: AsyncSession, credentials: Collection[Credential]
+) -> set[Credential]:
+    """Those of `credentials` that would still sign in now, in one query for all of them.
+
+    A sign-out elsewhere or a password change bumps the session version, a
+    rotated token changes the hash, and a deactivated agent has neither.
+    """
+    ids = sorted({c.agent_id for c in credentials})
+    if not ids:
+        return set()
+    rows = await session.execute(
+        select(Agent.id, Agent.is_active, Agent.session_version, Agent.api_token_hash).where(
+            Agent.id.in_(ids)
+        )
+    )
+    current = {row.id: row for row in rows}
+    valid = set()
+    for credential in credentials:
+        row = current.get(credential.agent_id)
+        if row is None or not row.is_active:
+            continue
+        if credential.token_hash is not None:
+            if credential.token_hash == row.api_token_hash:
+                valid.add(credential)
+        elif credential.session_version == row.session_version:
+            valid.add(credential)
+    return valid

@@ -535,3 +535,23 @@ async def test_the_bell_rings_live_for_the_mentioned_agent_only(
         # Ana's bell never moved: the notes were hers, the mentions Ben's.
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(bell(ana_list), 0.5)
+
+
+async def test_a_password_change_ends_the_agents_pages_at_the_next_heartbeat(
+    base_url: str, rt: Runtime, world: World
+) -> None:
+    from inbox.actions.agents import do_set_password
+
+    async with (
+        signed_in(base_url, "ana") as ana,
+        signed_in(base_url, "ben") as ben,
+        ana.watch("/") as ana_ws,
+        ben.watch("/") as ben_ws,
+    ):
+        await do_set_password(rt, world.admin, world.ana.id, "a-brand-new-passphrase")
+        await rt.hub.heartbeat()  # as every process does every HEARTBEAT_SECONDS
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await recv(ana_ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        # Ben's session is untouched: his idle page just hears the heartbeat.
+        assert oob(await ben_ws.recv()) == []

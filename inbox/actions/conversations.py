@@ -17,38 +17,36 @@ from .transaction import Transaction, transaction
 async def do_claim_conversation(rt: Runtime, actor: Agent, conversation_id: int) -> Conversation:
     """Take an unassigned conversation. Exactly one of any number of racing claimers wins."""
     async with transaction(rt) as tx:
-        conv = await claim_if_unassigned(tx, actor, conversation_id, reason="claimed")
-        if conv is None:
-            current = await get_visible_conversation(tx.session, actor, conversation_id)
-            if current.assignee_id == actor.id:
-                return current  # already ours: claiming twice is harmless
-            holder = await tx.session.get(Agent, current.assignee_id)
+        conv = await get_visible_conversation(tx.session, actor, conversation_id)
+        if not await claim_if_unassigned(tx, actor, conv, reason="claimed"):
+            if conv.assignee_id == actor.id:
+                return conv  # already ours: claiming twice is harmless
+            holder = await tx.session.get(Agent, conv.assignee_id)
             raise Conflict(
                 f"already claimed by {holder.name if holder else 'another agent'}",
-                assignee_id=current.assignee_id,
+                assignee_id=conv.assignee_id,
             )
     return conv
 
 
 async def claim_if_unassigned(
-    tx: Transaction, actor: Agent, conversation_id: int, *, reason: AssignReason
-) -> Conversation | None:
-    """One conditional UPDATE; None when someone else holds it (or it is absent)."""
-    conv = await get_visible_conversation(tx.session, actor, conversation_id)
+    tx: Transaction, actor: Agent, conv: Conversation, *, reason: AssignReason
+) -> bool:
+    """One conditional UPDATE of a conversation the actor may see; False when someone
+    else got there first. Either way `conv` is refreshed to who holds it now."""
     result = await tx.session.execute(
         update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.assignee_id.is_(None))
+        .where(Conversation.id == conv.id, Conversation.assignee_id.is_(None))
         .values(assignee_id=actor.id, version=Conversation.version + 1)
         .returning(Conversation.version)
     )
-    version = result.scalar_one_or_none()
-    if version is None:
-        await tx.session.refresh(conv)
-        return None
+    won = result.scalar_one_or_none() is not None
     await tx.session.refresh(conv)
-    tx.audit(actor, f"conversation.{reason}", "conversation", conversation_id)
-    _emit_assigned(tx, conv, actor, None, reason, await inbox_audience(tx.session, conv.inbox_id))
-    return conv
+    if won:
+        tx.audit(actor, f"conversation.{reason}", "conversation", conv.id)
+        audience = await inbox_audience(tx.session, conv.inbox_id)
+        _emit_assigned(tx, conv, actor, None, reason, audience)
+    return won
 
 
 def _emit_assigned(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,7 @@ from inbox.models import (
     Status,
     utcnow,
 )
-from inbox.profiles.identities import attach_free_identities, find_customer
+from inbox.profiles.identities import attach_free_identities, find_customer, identity_holders
 from inbox.runtime import Runtime
 from inbox.sanitize import clean_html, preview
 
@@ -107,7 +107,7 @@ async def do_post_reply(
             tx.session, actor, conversation_id, for_update=based_on is not None
         )
         if conv.assignee_id is None:
-            await claim_if_unassigned(tx, actor, conversation_id, reason="replied")
+            await claim_if_unassigned(tx, actor, conv, reason="replied")
         if conv.assignee_id not in (None, actor.id) and not actor.can_assign_others:
             holder = await tx.session.scalar(select(Agent.name).where(Agent.id == conv.assignee_id))
             raise Conflict(f"{holder} is handling this conversation", assignee_id=conv.assignee_id)
@@ -204,28 +204,43 @@ async def do_receive_message(rt: Runtime, inbound: InboundMessage) -> Received:
         raise BadRequest("an inbound message needs the sender's identity")
     if not inbound.external_id:
         raise BadRequest("an inbound message needs the provider's message id")
-    existing = await _find_existing(rt, inbound)
-    if existing is not None:
-        return Received(existing, created=False)
     try:
         async with transaction(rt) as tx:
-            message = await _store_inbound(tx, inbound)
+            # A redelivery writes nothing: the transaction commits empty.
+            existing = await _find_existing(tx.session, inbound)
+            message = existing or await _store_inbound(tx, inbound)
     except IntegrityError:
         # A concurrent delivery of the same message won the unique constraint.
-        existing = await _find_existing(rt, inbound)
+        async with rt.read_sessions() as session:
+            existing = await _find_existing(session, inbound)
         if existing is None:
             raise
         return Received(existing, created=False)
-    return Received(message, created=True)
+    return Received(message, created=existing is None)
 
 
-async def _find_existing(rt: Runtime, inbound: InboundMessage) -> Message | None:
-    async with rt.read_sessions() as session:
-        return await session.scalar(
-            select(Message).where(
-                Message.inbox_id == inbound.inbox_id, Message.external_id == inbound.external_id
-            )
-        )
+# The ingest path's statements, built once: it runs for every inbound
+# message, and building a statement costs more than SQLite takes to run it.
+_EXISTING = select(Message).where(
+    Message.inbox_id == bindparam("inbox_id"), Message.external_id == bindparam("external_id")
+)
+# The customer's open (or pending) conversation in this inbox, newest first.
+_OPEN_CONVERSATION = (
+    select(Conversation)
+    .where(
+        Conversation.customer_id == bindparam("customer_id"),
+        Conversation.inbox_id == bindparam("inbox_id"),
+        Conversation.status != Status.RESOLVED,
+    )
+    .order_by(Conversation.last_activity_at.desc())
+    .limit(1)
+)
+
+
+async def _find_existing(session: AsyncSession, inbound: InboundMessage) -> Message | None:
+    return await session.scalar(
+        _EXISTING, {"inbox_id": inbound.inbox_id, "external_id": inbound.external_id}
+    )
 
 
 async def _store_inbound(tx: Transaction, inbound: InboundMessage) -> Message:
@@ -244,25 +259,19 @@ async def _store_inbound(tx: Transaction, inbound: InboundMessage) -> Message:
     inbox = await session.get(Inbox, inbound.inbox_id)
     if inbox is None:
         raise NotFound("inbox not found")
-    customer = await find_customer(session, inbound.identities)
+    holders = await identity_holders(session, inbound.identities)
+    customer = await find_customer(session, inbound.identities, holders)
     if customer is None:
         customer = Customer(name=inbound.sender_name.strip()[:200])
         session.add(customer)
         await session.flush()
     elif not customer.name and inbound.sender_name.strip():
         customer.name = inbound.sender_name.strip()[:200]
-    await attach_free_identities(session, customer, inbound.identities)
+    await attach_free_identities(session, customer, inbound.identities, holders)
     audience = await inbox_audience(session, inbox.id)
 
     conv = await session.scalar(
-        select(Conversation)
-        .where(
-            Conversation.customer_id == customer.id,
-            Conversation.inbox_id == inbox.id,
-            Conversation.status != Status.RESOLVED,
-        )
-        .order_by(Conversation.last_activity_at.desc())
-        .limit(1)
+        _OPEN_CONVERSATION, {"customer_id": customer.id, "inbox_id": inbox.id}
     )
     # The channel's own timestamp orders the timeline, so backfilled history
     # lands where it happened rather than at import time.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.errors import BadRequest
@@ -63,30 +63,60 @@ def ref(kind: IdentityKind | str, value: str, verified: bool = False) -> Identit
     return IdentityRef(kind, normalise(kind, value), verified)
 
 
-async def find_customer(session: AsyncSession, refs: Sequence[IdentityRef]) -> Customer | None:
+Holders = dict[tuple[IdentityKind, str], int]
+
+# Built once (every inbound message runs it): a row-value IN, which both
+# SQLite and PostgreSQL take.
+_HOLDERS = select(Identity.kind, Identity.value, Identity.customer_id).where(
+    tuple_(Identity.kind, Identity.value).in_(bindparam("refs", expanding=True))
+)
+
+
+async def identity_holders(session: AsyncSession, refs: Sequence[IdentityRef]) -> Holders:
+    """Which customer holds each of these identities (those nobody holds are absent).
+
+    One query for all of them: resolving a sender and then attaching its free
+    identities both need this, and every inbound message does both.
+    """
+    if not refs:
+        return {}
+    rows = await session.execute(_HOLDERS, {"refs": [(r.kind, r.value) for r in refs]})
+    return {(row.kind, row.value): row.customer_id for row in rows}
+
+
+async def find_customer(
+    session: AsyncSession, refs: Sequence[IdentityRef], holders: Holders | None = None
+) -> Customer | None:
+    """The customer of the first identity (in resolution order) anybody holds."""
+    if holders is None:
+        holders = await identity_holders(session, refs)
     for r in refs:
-        identity = await session.scalar(
-            select(Identity).where(Identity.kind == r.kind, Identity.value == r.value)
-        )
-        if identity is not None:
-            return await session.get(Customer, identity.customer_id)
+        customer_id = holders.get((r.kind, r.value))
+        if customer_id is not None:
+            return await session.get(Customer, customer_id)
     return None
 
 
 async def attach_free_identities(
-    session: AsyncSession, customer: Customer, refs: Sequence[IdentityRef]
+    session: AsyncSession,
+    customer: Customer,
+    refs: Sequence[IdentityRef],
+    holders: Holders | None = None,
 ) -> list[Identity]:
-    """Add each identity nobody holds yet; one held by another customer is left alone."""
+    """Add each identity nobody holds yet; one held by another customer is left alone.
+
+    `holders`, when the caller has them, must be current (read in this transaction).
+    """
+    if holders is None:
+        holders = await identity_holders(session, refs)
     added = []
     for r in refs:
-        holder = await session.scalar(
-            select(Identity.customer_id).where(Identity.kind == r.kind, Identity.value == r.value)
-        )
-        if holder is None:
+        if (r.kind, r.value) not in holders:
             identity = Identity(
                 customer_id=customer.id, kind=r.kind, value=r.value, verified=r.verified
             )
             session.add(identity)
             added.append(identity)
-    await session.flush()
+    if added:
+        await session.flush()
     return added

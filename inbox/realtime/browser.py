@@ -11,8 +11,8 @@ Protocol (the page opens it with htmx-ext-ws's `ws-connect`):
 - The server subscribes, replays the events after SEQ from the outbox, then
   streams live ones. Each message is a batch of out-of-band swaps (see
   page_updates and templates/fragments/) ending with `#live-seq`, which
-  records the batch's seq for the next reconnect. While idle, every
-  HEARTBEAT_SECONDS it sends `#live-seq` alone.
+  records the batch's seq for the next reconnect. While idle, at the hub's
+  heartbeat (every HEARTBEAT_SECONDS), it sends `#live-seq` alone.
 - A SEQ older than the outbox keeps (resync), or a change of the agent's
   inbox access, pushes the "Out of date — reload" banner.
 - Presence: the socket makes its agent online for as long as it is open
@@ -46,7 +46,7 @@ from inbox.realtime.presence_updates import presence_updates
 from inbox.realtime.render import Renderer, seq_marker
 from inbox.realtime.socket_loop import SocketClosed, serve_feed
 from inbox.realtime.socket_presence import SocketPresence, whereabouts
-from inbox.realtime.sockets import CLOSE_BAD_REQUEST, authenticate, parse_since
+from inbox.realtime.sockets import CLOSE_BAD_REQUEST, authenticate, credential_of, parse_since
 from inbox.runtime import Runtime
 from inbox.views.requests import runtime
 
@@ -95,7 +95,13 @@ async def browser_socket(ws: WebSocket) -> None:
         await ws.send_text(seq_marker(seq))
 
     board = isinstance(viewer.page, BoardContext)
-    async with open_feed(rt, agent.id, presence=True, availability=board) as feed:
+    async with open_feed(
+        rt,
+        agent.id,
+        credential=credential_of(ws, agent),
+        presence=True,
+        availability=board,
+    ) as feed:
         presence.start()
         try:
             await serve_feed(

@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from inbox.auth import Credential
 from inbox.events import Published
-from inbox.realtime.hub import Subscription
+from inbox.realtime.hub import Signal, Subscription
 from inbox.realtime.outbox import events_after, latest_seq, oldest_seq
 from inbox.realtime.presence import PresenceChange
 from inbox.runtime import Runtime
@@ -67,11 +68,12 @@ class Feed:
             if len(batch) < REPLAY_BATCH:
                 return
 
-    async def next(self) -> Published | PresenceChange:
+    async def next(self) -> Published | PresenceChange | Signal:
         """The next live event for this agent, never one already replayed.
 
-        Presence changes (only on feeds opened with `presence=True`) come in
-        between, as they happen; they have no place in the sequence.
+        Presence changes (only on feeds opened with `presence=True`) and the
+        heartbeat's signals come in between, as they happen; they have no
+        place in the sequence.
 
         Safe to cancel: Queue.get takes an item only when it returns, and
         nothing here awaits after that.
@@ -80,7 +82,7 @@ class Feed:
             item = await self._sub.queue.get()
             if item is None:
                 raise Overflowed
-            if isinstance(item, PresenceChange):
+            if not isinstance(item, Published):
                 return item
             if item.seq <= self.last_seq:
                 continue
@@ -90,8 +92,13 @@ class Feed:
 
 @asynccontextmanager
 async def open_feed(
-    rt: Runtime, agent_id: int, *, presence: bool = False, availability: bool = False
+    rt: Runtime,
+    agent_id: int,
+    *,
+    credential: Credential | None = None,
+    presence: bool = False,
+    availability: bool = False,
 ) -> AsyncIterator[Feed]:
-    with rt.hub.subscribe(agent_id, presence=presence) as sub:
+    with rt.hub.subscribe(agent_id, presence=presence, credential=credential) as sub:
         sub.availability = availability
         yield Feed(rt, sub, agent_id)

@@ -14,14 +14,19 @@ other processes latency (until their next poll), never this one's requests.
 
 Presence rides the same transport but not the outbox: it is ephemeral, has
 no seq and is never replayed. Every process keeps all sockets' reports in its
-PresenceTracker, and renews its own sockets' reports every HEARTBEAT_SECONDS
-so that other processes' copies don't expire while the sockets are open.
+PresenceTracker.
+
+One heartbeat per process, every HEARTBEAT_SECONDS, keeps sockets honest:
+it renews this process's presence reports (so other processes' copies don't
+expire while the sockets are open), re-checks every subscriber's credentials
+in one query, and ticks the idle ones, so sockets need no timer of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import uuid
 from collections.abc import Iterator
@@ -30,6 +35,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inbox.auth import Credential, still_valid
 from inbox.events import Audience, Published, parse_event
 from inbox.realtime.outbox import events_after, latest_seq
 from inbox.realtime.presence import (
@@ -52,19 +58,47 @@ _OUTGOING_MAX = 1000
 _SEND_SECONDS = 2.0
 
 
+# Between ticks, one slice of idle subscriptions gets its tick, then the
+# loop pauses: a thousand sockets' heartbeats never go out in one burst that
+# would hold up an event's delivery.
+_TICK_SLICE = 100
+_TICK_PAUSE = 0.05
+
+
+class Signal(enum.Enum):
+    """What the heartbeat tells a subscriber, in between events."""
+
+    TICK = "tick"  # still here: say so to an idle client
+    REVOKED = "revoked"  # its credentials no longer sign in: close
+
+
+Item = Published | PresenceChange | Signal
+
+
 class Subscription:
-    def __init__(self, agent_id: int | None, maxsize: int, *, presence: bool = False) -> None:
+    def __init__(
+        self,
+        agent_id: int | None,
+        maxsize: int,
+        *,
+        presence: bool = False,
+        credential: Credential | None = None,
+    ) -> None:
         # None receives everything (server-side consumers and tests).
         self.agent_id = agent_id
         # None, queued last, says the subscriber fell behind: it wakes a
         # waiting reader with nothing else to wait on.
-        self.queue: asyncio.Queue[Published | PresenceChange | None] = asyncio.Queue(maxsize + 1)
+        self.queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize + 1)
         self.maxsize = maxsize
         self.overflowed = False
         # Browser pages show presence; the JSON stream does not.
         self.presence = presence
         # Board pages follow everyone's availability, not only their audience's.
         self.availability = False
+        # Checked again at every heartbeat (None: nothing to check).
+        self.credential = credential
+        # Something was queued since the last heartbeat: no tick needed.
+        self.busy = False
 
     def offer(self, published: Published) -> None:
         if self.overflowed:
@@ -73,6 +107,7 @@ class Subscription:
             return
         if self.queue.qsize() < self.maxsize:
             self.queue.put_nowait(published)
+            self.busy = True
             return
         self.overflowed = True
         self.queue.put_nowait(None)
@@ -88,6 +123,12 @@ class Subscription:
         # is about to be dropped for falling behind anyway.
         if wanted and self.queue.qsize() < self.maxsize:
             self.queue.put_nowait(change)
+
+    def signal(self, signal: Signal) -> None:
+        # A full queue means the subscriber is about to overflow, which ends
+        # it anyway (and a revoked one can't come back).
+        if not self.overflowed and self.queue.qsize() < self.maxsize:
+            self.queue.put_nowait(signal)
 
 
 class Hub:
@@ -128,7 +169,7 @@ class Hub:
             await self._transport.start(self._on_transport)
             self._sender = asyncio.create_task(self._send_loop(), name="inbox-hub-send")
         self._poller = asyncio.create_task(self._poll_loop(), name="inbox-hub-poll")
-        self._heartbeat = asyncio.create_task(self._presence_loop(), name="inbox-hub-presence")
+        self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="inbox-hub-heartbeat")
         self._started = True
 
     async def publish(self, published: Published) -> None:
@@ -159,14 +200,46 @@ class Hub:
         with contextlib.suppress(asyncio.QueueFull):
             self._outgoing.put_nowait(message)
 
-    async def _presence_loop(self) -> None:
-        """The heartbeat: renew this process's sockets' presence, here and elsewhere."""
+    async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            reports = list(self._local_presence.values())
-            for report in reports:
-                self.presence.apply(report)
-            self._send_presence(reports)
+            try:
+                await self.heartbeat()
+            except Exception as exc:
+                log.warning("heartbeat failed: %s", exc)
+
+    async def heartbeat(self) -> None:
+        """Renew this process's presence everywhere; check and tick every subscriber.
+
+        Credentials are checked for all subscribers at once, in one query, so
+        a thousand open sockets cost one query per heartbeat, not a thousand.
+        """
+        reports = list(self._local_presence.values())
+        for report in reports:
+            self.presence.apply(report)
+        self._send_presence(reports)
+
+        subs = list(self._subs)
+        credentials = {s.credential for s in subs if s.credential is not None}
+        valid = credentials
+        if credentials:
+            try:
+                async with self._sessions() as session:
+                    valid = await still_valid(session, credentials)
+            except Exception as exc:
+                # Can't tell now (database down): keep them until it can.
+                log.warning("could not re-check sockets' credentials: %s", exc)
+        ticked = 0
+        for sub in subs:
+            if sub.credential is not None and sub.credential not in valid:
+                sub.signal(Signal.REVOKED)
+            elif sub.busy:
+                sub.busy = False  # it heard from us since the last heartbeat
+            else:
+                sub.signal(Signal.TICK)
+                ticked += 1
+                if ticked % _TICK_SLICE == 0:
+                    await asyncio.sleep(_TICK_PAUSE)
 
     def _fan_out_presence(self, change: PresenceChange) -> None:
         for sub in list(self._subs):
@@ -249,9 +322,13 @@ class Hub:
 
     @contextmanager
     def subscribe(
-        self, agent_id: int | None = None, *, presence: bool = False
+        self,
+        agent_id: int | None = None,
+        *,
+        presence: bool = False,
+        credential: Credential | None = None,
     ) -> Iterator[Subscription]:
-        sub = Subscription(agent_id, self._queue_size, presence=presence)
+        sub = Subscription(agent_id, self._queue_size, presence=presence, credential=credential)
         self._subs.add(sub)
         try:
             yield sub

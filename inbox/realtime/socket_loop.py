@@ -15,12 +15,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from inbox.events import AgentDeactivated, Published
 from inbox.realtime.feed import Feed, Overflowed, Resync
+from inbox.realtime.hub import Signal
 from inbox.realtime.presence import PresenceChange
 from inbox.realtime.sockets import CLOSE_DEACTIVATED, CLOSE_TOO_SLOW, CLOSE_UNAUTHENTICATED
-from inbox.views.middleware import resolve_agent
-from inbox.views.requests import runtime
-
-HEARTBEAT_SECONDS = 25.0
 
 SendItem = Callable[[Published | Resync | PresenceChange], Awaitable[None]]
 SendIdle = Callable[[int], Awaitable[None]]
@@ -78,7 +75,8 @@ async def _live(
 ) -> None:
     # One await per event: the reader ending cancels this task, rather than
     # racing a second task against every read (measured at about half the
-    # CPU per delivery at a thousand sockets).
+    # CPU per delivery at a thousand sockets). Nor is there a timer per
+    # socket: the hub's heartbeat ticks idle ones and ends revoked ones.
     task = asyncio.current_task()
     assert task is not None
     gone = False
@@ -92,24 +90,24 @@ async def _live(
     try:
         while True:
             try:
-                async with asyncio.timeout(HEARTBEAT_SECONDS):
-                    published = await feed.next()
-            except TimeoutError:
-                if (await resolve_agent(runtime(ws), ws.scope))[1] is None:
-                    # Signed out elsewhere, password changed, or token rotated.
-                    await ws.close(CLOSE_UNAUTHENTICATED, "signed out; sign in again")
-                    raise SocketClosed from None
-                await send_idle(feed.last_seq)
-                continue
+                item = await feed.next()
             except Overflowed:
                 # Its queue is bounded and was dropped, so a slow client never
                 # holds memory or others up; it resumes with `since`.
                 await ws.close(CLOSE_TOO_SLOW, "fell behind; reconnect with since=<last seq>")
                 raise SocketClosed from None
-            await send_item(published)
-            if isinstance(published, PresenceChange):
+            if item is Signal.TICK:
+                # The hub's heartbeat, to a socket that heard nothing lately.
+                await send_idle(feed.last_seq)
                 continue
-            event = published.event
+            if item is Signal.REVOKED:
+                # Signed out elsewhere, password changed, or token rotated.
+                await ws.close(CLOSE_UNAUTHENTICATED, "signed out; sign in again")
+                raise SocketClosed
+            await send_item(item)
+            if isinstance(item, PresenceChange):
+                continue
+            event = item.event
             if isinstance(event, AgentDeactivated) and event.agent_id == agent_id:
                 await ws.close(CLOSE_DEACTIVATED, "this agent was deactivated")
                 raise SocketClosed

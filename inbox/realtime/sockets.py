@@ -6,7 +6,9 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket
 
+from inbox.auth import Credential, token_hash
 from inbox.models import Agent
+from inbox.views.middleware import bearer_token
 from inbox.views.requests import current_agent, runtime
 
 # Close codes (4000-4999 are the application's own).
@@ -44,6 +46,14 @@ async def authenticate(ws: WebSocket) -> Agent | None:
         await ws.close(CLOSE_UNAUTHENTICATED, "sign in or send a valid bearer token")
         return None
     return agent
+
+
+def credential_of(ws: WebSocket, agent: Agent) -> Credential:
+    """What the socket signed in with, for the hub's heartbeat to check again."""
+    token = bearer_token(ws.headers)
+    if token:
+        return Credential(agent.id, token_hash=token_hash(token))
+    return Credential(agent.id, session_version=agent.session_version)
 
 
 def parse_since(ws: WebSocket) -> int | str | None:

@@ -18,7 +18,7 @@ from inbox.events import Published
 from inbox.realtime.feed import Resync, open_feed
 from inbox.realtime.presence import PresenceChange
 from inbox.realtime.socket_loop import serve_feed
-from inbox.realtime.sockets import CLOSE_BAD_REQUEST, authenticate, parse_since
+from inbox.realtime.sockets import CLOSE_BAD_REQUEST, authenticate, credential_of, parse_since
 from inbox.views.requests import runtime
 
 
@@ -49,7 +49,7 @@ async def stream(ws: WebSocket) -> None:
     async def send_idle(seq: int) -> None:
         await ws.send_text(json.dumps({"seq": seq, "type": "heartbeat"}))
 
-    async with open_feed(runtime(ws), agent.id) as feed:
+    async with open_feed(runtime(ws), agent.id, credential=credential_of(ws, agent)) as feed:
         await serve_feed(
             ws, feed, since, agent_id=agent.id, send_item=send_item, send_idle=send_idle
         )
