@@ -307,3 +307,12 @@ async def test_what_a_viewer_sees_is_filtered_by_audience_and_access() -> None:
     tracker.apply(report("a", availability=None))
     tracker.apply(report("b", availability=None))
     assert tracker.on_customer(7, 2, {3}) == [] and tracker.availability([1]) == {}
+
+
+def test_a_report_outlives_two_lost_heartbeats() -> None:
+    from inbox.realtime.hub import HEARTBEAT_SECONDS
+    from inbox.realtime.presence import TYPING_TTL, VIEWING_TTL
+
+    assert VIEWING_TTL >= 3 * HEARTBEAT_SECONDS
+    # The page renews typing every 3 s (static/app.js): two renewals may be late.
+    assert TYPING_TTL > 2 * 3

@@ -38,12 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from inbox.auth import Credential, still_valid
 from inbox.events import Audience, Published, parse_event
 from inbox.realtime.outbox import events_after, latest_seq
-from inbox.realtime.presence import (
-    HEARTBEAT_SECONDS,
-    PresenceChange,
-    PresenceReport,
-    PresenceTracker,
-)
+from inbox.realtime.presence import PresenceChange, PresenceReport, PresenceTracker
 from inbox.realtime.transport import LayerTransport, stop_task
 
 log = logging.getLogger(__name__)
@@ -57,6 +52,10 @@ _OUTGOING_MAX = 1000
 # redis-py loses this deadline's cancellation: see transport.stop_task).
 _SEND_SECONDS = 2.0
 
+
+# The process heartbeat. Presence reports live for presence.VIEWING_TTL (three
+# heartbeats), and idle browser pages hear from the server this often.
+HEARTBEAT_SECONDS = 15.0
 
 # Between ticks, one slice of idle subscriptions gets its tick, then the
 # loop pauses: a thousand sockets' heartbeats never go out in one burst that
@@ -183,7 +182,7 @@ class Hub:
                 log.debug("fan-out backlog full; event %s left to the outbox", published.seq)
 
     def report_presence(self, report: PresenceReport) -> None:
-        """Called by the presence action: apply here, and tell the other processes."""
+        """A socket's presence changed (socket_presence): apply here, tell the other processes."""
         if report.availability is None:
             self._local_presence.pop(report.socket, None)
         else:

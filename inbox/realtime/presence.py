@@ -24,10 +24,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
-# A process renews its open sockets' presence this often; a report lives for
-# VIEWING_TTL, so two renewals can be lost (or late, on a busy process)
-# before a present agent disappears.
-HEARTBEAT_SECONDS = 15.0
+# A process renews its open sockets' presence at every heartbeat (every 15 s,
+# hub.HEARTBEAT_SECONDS); a report lives for three, so two renewals can be
+# lost (or late, on a busy process) before a present agent disappears.
 VIEWING_TTL = 45.0
 # Typing is renewed by the page every few seconds while a draft is open.
 TYPING_TTL = 8.0
