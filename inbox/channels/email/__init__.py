@@ -1,0 +1,1 @@
+"""The email channel: IMAP in (push by IDLE, batched, checkpointed by UID), SMTP out."""
