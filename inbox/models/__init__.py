@@ -5,6 +5,7 @@ from .base import Base, utcnow
 from .collab import DirectMessage
 from .conversations import Attachment, Conversation, Delivery, Direction, Message, Status
 from .customers import Customer, CustomerNote, CustomerTag, Identity, IdentityKind, Purchase
+from .email import EmailDetails, MailSyncState, OutboundEmail, QuarantinedMail, ThreadRule
 from .inboxes import ChannelKind, Inbox
 from .log import AuditEntry, OutboxEvent
 from .notifications import Notification, NotificationKind
@@ -22,19 +23,24 @@ __all__ = [
     "Delivery",
     "DirectMessage",
     "Direction",
+    "EmailDetails",
     "Identity",
     "IdentityKind",
     "Inbox",
     "InboxAgentAccess",
     "InboxTeamAccess",
+    "MailSyncState",
     "Message",
     "Notification",
     "NotificationKind",
+    "OutboundEmail",
     "OutboxEvent",
     "Purchase",
+    "QuarantinedMail",
     "Role",
     "Status",
     "Team",
     "TeamMember",
+    "ThreadRule",
     "utcnow",
 ]
