@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from inbox.profiles.identities import IdentityRef
 
@@ -15,6 +16,27 @@ class InboundAttachment:
     content_type: str
     size: int
     sha256: str
+
+
+@dataclass(frozen=True)
+class InboundEmail:
+    """What only an email carries: its threading keys, and what is kept beside it."""
+
+    # Message-IDs, normalised ('<local@domain>').
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    # The conversation named by a reply token of ours, once its signature checked out.
+    token_conversation_id: int | None = None
+    # The raw bytes, already in the blob store.
+    raw_sha256: str | None = None
+    raw_size: int = 0
+    # Quoted history cut from `text`, kept retrievable.
+    quoted_text: str = ""
+    from_address: str | None = None
+    # Envelope details worth showing (To, Cc, Reply-To, Date, a few headers).
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    # "auto_reply", "bounce" or "bulk": never answered automatically.
+    auto_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -32,6 +54,8 @@ class InboundMessage:
     subject: str = ""
     received_at: datetime | None = None
     attachments: tuple[InboundAttachment, ...] = field(default=())
+    # Set by the email connector only.
+    email: InboundEmail | None = None
 
 
 class Connector(Protocol):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inbox.actions.messages import Received, do_receive_message
+from inbox.actions.inbound import Received, do_receive_message
 from inbox.channels.base import InboundMessage
 from inbox.runtime import Runtime
 

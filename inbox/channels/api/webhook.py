@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from inbox.actions.messages import Received
+from inbox.actions.inbound import Received
 from inbox.channels.base import InboundMessage
 from inbox.channels.ingest import ingest
 from inbox.errors import BadRequest, InboxError, NotAuthenticated, NotFound, PayloadTooLarge
