@@ -70,6 +70,14 @@ async def customer_audience(session: AsyncSession, customer_id: int) -> frozense
     return frozenset(rows.all())
 
 
+async def admin_audience(session: AsyncSession) -> frozenset[int]:
+    """Active admins: who hears of what only admins may act on."""
+    rows = await session.scalars(
+        select(Agent.id).where(Agent.role == Role.ADMIN, Agent.is_active.is_(True))
+    )
+    return frozenset(rows.all())
+
+
 async def can_see_inbox(session: AsyncSession, agent: Agent, inbox_id: int) -> bool:
     return inbox_id in await visible_inbox_ids(session, agent)
 

@@ -134,6 +134,14 @@ class NotificationRead(EventBase):
     notification_ids: list[int]
 
 
+class MailQuarantined(EventBase):
+    """An email could not be taken in; it waits, with its raw bytes and the reason, for an admin."""
+
+    type: Literal["mail.quarantined"] = "mail.quarantined"
+    quarantine_id: int
+    inbox_id: int
+
+
 Event = Annotated[
     ConversationCreated
     | MessageCreated
@@ -144,7 +152,8 @@ Event = Annotated[
     | InboxAccessChanged
     | DirectMessageCreated
     | NotificationCreated
-    | NotificationRead,
+    | NotificationRead
+    | MailQuarantined,
     Field(discriminator="type"),
 ]
 
@@ -159,6 +168,7 @@ EVENT_CLASSES: tuple[type[EventBase], ...] = (
     DirectMessageCreated,
     NotificationCreated,
     NotificationRead,
+    MailQuarantined,
 )
 EVENT_TYPES: dict[str, type[EventBase]] = {
     cls.model_fields["type"].default: cls for cls in EVENT_CLASSES

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 
+from inbox.access import admin_audience
 from inbox.auth import hash_password, new_api_token
 from inbox.errors import BadRequest, Conflict, Forbidden, NotFound
 from inbox.events import AgentDeactivated, Audience
@@ -78,11 +79,9 @@ async def do_deactivate_agent(rt: Runtime, actor: Agent | None, agent_id: int) -
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFound("agent not found")
         tx.audit(actor, "agent.deactivated", "agent", agent_id)
-        admins = await tx.session.scalars(
-            select(Agent.id).where(Agent.role == Role.ADMIN, Agent.is_active.is_(True))
-        )
+        admins = await admin_audience(tx.session)
         # The agent themself is told so their open sockets can close.
-        tx.emit(AgentDeactivated(agent_id=agent_id), Audience(frozenset({agent_id, *admins})))
+        tx.emit(AgentDeactivated(agent_id=agent_id), Audience(admins | {agent_id}))
 
 
 async def do_rotate_api_token(rt: Runtime, actor: Agent | None, agent_id: int) -> str:
