@@ -134,6 +134,17 @@ class NotificationRead(EventBase):
     notification_ids: list[int]
 
 
+class MessageDeliveryChanged(EventBase):
+    """An outbound message was sent, or its channel gave up on it (with the reason shown)."""
+
+    type: Literal["message.delivery_changed"] = "message.delivery_changed"
+    message_id: int
+    conversation_id: int
+    inbox_id: int
+    customer_id: int
+    delivery: Literal["queued", "sent", "delivered", "read", "failed"]
+
+
 class MailQuarantined(EventBase):
     """An email could not be taken in; it waits, with its raw bytes and the reason, for an admin."""
 
@@ -153,6 +164,7 @@ Event = Annotated[
     | DirectMessageCreated
     | NotificationCreated
     | NotificationRead
+    | MessageDeliveryChanged
     | MailQuarantined,
     Field(discriminator="type"),
 ]
@@ -168,6 +180,7 @@ EVENT_CLASSES: tuple[type[EventBase], ...] = (
     DirectMessageCreated,
     NotificationCreated,
     NotificationRead,
+    MessageDeliveryChanged,
     MailQuarantined,
 )
 EVENT_TYPES: dict[str, type[EventBase]] = {

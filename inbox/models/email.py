@@ -108,4 +108,7 @@ class OutboundEmail(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column()
+    # Out of the queue after a permanent failure or too many attempts; the
+    # message shows as failed with `last_error`, for an agent to act on.
+    gave_up_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -25,6 +25,7 @@ from inbox.events import (
     CustomerUpdated,
     EventBase,
     MessageCreated,
+    MessageDeliveryChanged,
     NotificationCreated,
     NotificationRead,
     Published,
@@ -131,7 +132,8 @@ async def _customer_updates(
         return parts
     if not await _about_customer(event, seq, customer_id, renderer):
         return []
-    if isinstance(event, MessageCreated):
+    if isinstance(event, MessageCreated | MessageDeliveryChanged):
+        # A delivery change redraws the message in place (sent, or failed and why).
         entry = await renderer.entry(seq, event.message_id)
         if entry is not None:
             highlight = (
@@ -159,7 +161,7 @@ async def _customer_updates(
 
 
 async def _about_customer(event: EventBase, seq: int, customer_id: int, renderer: Renderer) -> bool:
-    if isinstance(event, ConversationCreated | MessageCreated):
+    if isinstance(event, ConversationCreated | MessageCreated | MessageDeliveryChanged):
         return event.customer_id == customer_id
     if isinstance(event, ConversationAssigned | ConversationStatusChanged):
         # These don't name the customer: read the conversation (once per event).
