@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from inbox.access import inbox_audience
+from inbox.channels.email.settings import EmailConfig, EmailSecrets, merged_secrets
 from inbox.errors import BadRequest, NotFound
 from inbox.events import Audience, InboxAccessChanged
 from inbox.models import Agent, ChannelKind, Inbox, InboxAgentAccess, InboxTeamAccess, Team
@@ -92,3 +93,46 @@ async def do_grant_inbox_access(
             InboxAccessChanged(inbox_id=inbox_id),
             Audience(await inbox_audience(tx.session, inbox_id)),
         )
+
+
+async def do_create_email_inbox(
+    rt: Runtime,
+    actor: Agent | None,
+    *,
+    name: str,
+    config: EmailConfig,
+    secrets: EmailSecrets,
+    team_ids: list[int] | None = None,
+) -> Inbox:
+    """An email inbox: its servers in `config`, its passwords only in `secrets`."""
+    if not secrets.imap_password:
+        raise BadRequest("imap_password: the IMAP password is required")
+    return await do_create_inbox(
+        rt,
+        actor,
+        name=name,
+        channel=ChannelKind.EMAIL,
+        config=config.model_dump(mode="json"),
+        secrets=merged_secrets({}, secrets),
+        team_ids=team_ids,
+    )
+
+
+async def do_update_email_settings(
+    rt: Runtime, actor: Agent | None, inbox_id: int, config: EmailConfig, secrets: EmailSecrets
+) -> Inbox:
+    """New server settings; a blank password keeps the stored one.
+
+    The worker picks the change up when it next restarts the inbox's
+    connector; nothing about the passwords is audited beyond "changed".
+    """
+    check_admin(actor)
+    async with transaction(rt) as tx:
+        inbox = await tx.session.get(Inbox, inbox_id)
+        if inbox is None or inbox.channel is not ChannelKind.EMAIL:
+            raise NotFound("no email inbox with this id")
+        inbox.config = config.model_dump(mode="json")
+        changed = sorted(name for name, value in secrets.model_dump().items() if value)
+        inbox.secrets = merged_secrets(inbox.secrets, secrets)
+        tx.audit(actor, "inbox.email_settings_changed", "inbox", inbox_id, passwords=changed)
+    return inbox

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import account, collab, conversations, customers
+from . import account, collab, conversations, customers, mail
 from .openapi import document_endpoint
 from .registry import Registry
 
@@ -17,6 +17,7 @@ registry.extend(account.ENDPOINTS)
 registry.extend(conversations.ENDPOINTS)
 registry.extend(customers.ENDPOINTS)
 registry.extend(collab.ENDPOINTS)
+registry.extend(mail.ENDPOINTS)
 registry.register(document_endpoint(registry))
 
 routes: list[BaseRoute] = registry.routes()
