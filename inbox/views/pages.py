@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from inbox.views import (
+    admin_inboxes,
     board_page,
     conversation_actions,
     conversation_page,
@@ -22,4 +23,5 @@ routes: list[BaseRoute] = [
     *notifications_page.routes,
     *direct_messages_page.routes,
     *board_page.routes,
+    *admin_inboxes.routes,
 ]
