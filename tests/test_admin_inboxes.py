@@ -124,3 +124,15 @@ async def test_agents_and_leads_get_no_admin_pages(client: httpx.AsyncClient, wo
             token = await csrf_of(c)
             refused = await c.post("/admin/inboxes/email", data={**form(), "csrf_token": token})
             assert refused.status_code == 403
+
+
+async def test_an_email_inbox_not_set_up_yet_shows_an_empty_form(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    # The world's email inbox was made without settings, as the demo's are.
+    await as_admin(client)
+    page = await client.get(f"/admin/inboxes/{world.email_inbox.id}")
+    assert page.status_code == 200
+    assert "no server settings yet" in page.text
+    api = await client.get(f"/api/v1/inboxes/{world.email_inbox.id}/email-settings")
+    assert api.status_code == 200 and api.json()["config"] is None

@@ -34,7 +34,7 @@ class PasswordsSet(ResponseBody):
 
 class EmailInboxOut(ResponseBody):
     inbox: InboxOut
-    config: EmailConfig
+    config: EmailConfig | None = Field(description="Null until the inbox is set up.")
     passwords_set: PasswordsSet
 
 

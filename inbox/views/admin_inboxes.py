@@ -220,8 +220,10 @@ async def _email_inbox(request: Request) -> Inbox:
     return inbox
 
 
-def _form_of(config: EmailConfig) -> dict[str, str]:
-    """A stored config as form values, to fill the settings form."""
+def _form_of(config: EmailConfig | None) -> dict[str, str]:
+    """A stored config as form values, to fill the settings form (empty if not set up)."""
+    if config is None:
+        return {}
     form = {
         "address": config.address,
         "display_name": config.display_name,

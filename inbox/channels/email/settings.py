@@ -11,7 +11,7 @@ import re
 from typing import Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from inbox.channels.email.smtp_send import SmtpSettings
 
@@ -97,8 +97,15 @@ class EmailSecrets(BaseModel):
     smtp_password: str = Field(default="", max_length=1024, repr=False)
 
 
-def email_config(config: dict[str, Any]) -> EmailConfig:
-    return EmailConfig.model_validate(config)
+def email_config(config: dict[str, Any]) -> EmailConfig | None:
+    """The stored settings, or None for an inbox not set up yet (demo and older inboxes)."""
+    if not config:
+        return None
+    try:
+        return EmailConfig.model_validate(config)
+    except ValidationError:
+        # Written by an older version or by hand: the admin sets it up again.
+        return None
 
 
 def merged_secrets(stored: dict[str, Any], entered: EmailSecrets) -> dict[str, Any]:
