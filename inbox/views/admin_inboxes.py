@@ -36,6 +36,8 @@ from inbox.views.ids import path_id
 from inbox.views.requests import require_agent, runtime
 from inbox.views.templating import render
 
+# What a new inbox's form starts with: the usual ports and limits.
+_NEW_FORM = {"imap_port": "993", "smtp_port": "587", "folder": "INBOX", "max_message_mb": "25"}
 # Form field -> where it goes in EmailConfig (and so which error belongs to it).
 _SERVER_FIELDS = ("host", "port", "security", "username")
 _INT_FIELDS = {"imap_port", "smtp_port", "max_message_mb"}
@@ -168,7 +170,7 @@ async def inboxes_page(request: Request) -> Response:
         agent=agent,
         lines=await _lines(request),
         teams=await _teams(request),
-        form={},
+        form=_NEW_FORM,
         errors={},
     )
 

@@ -117,12 +117,17 @@ def merged_secrets(stored: dict[str, Any], entered: EmailSecrets) -> dict[str, A
     return merged
 
 
+def imap_username(config: EmailConfig) -> str:
+    """Most providers log in with the address itself."""
+    return config.imap.username or config.address
+
+
 def smtp_settings(config: EmailConfig, secrets: dict[str, Any]) -> SmtpSettings:
     password = secrets.get("smtp_password") or secrets.get("imap_password") or None
     return SmtpSettings(
         host=config.smtp.host,
         port=config.smtp.port,
-        username=config.smtp.username or None,
+        username=config.smtp.username or imap_username(config),
         password=password,
         security=config.smtp.security,
     )
