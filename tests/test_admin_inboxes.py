@@ -31,7 +31,6 @@ def form(**changes: str) -> dict[str, Any]:
         "smtp_username": "orders",
         "smtp_password": "",
         "max_message_mb": "25",
-        "after_import": "leave",
     }
     values.update(changes)
     return values

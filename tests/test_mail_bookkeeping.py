@@ -53,3 +53,11 @@ async def test_quarantine_keeps_the_reason_and_tells_admins_only(rt: Runtime, wo
     (published,) = events
     assert published.event.type == "mail.quarantined"
     assert published.audience.agent_ids == frozenset({world.admin.id})
+
+
+async def test_the_same_bytes_are_held_once(rt: Runtime, world: World) -> None:
+    kwargs = {"folder": "INBOX", "raw_sha256": "aa" * 32, "size": 5, "error": "no headers"}
+    first = await do_quarantine_mail(rt, world.email_inbox.id, uid=3, **kwargs)  # type: ignore[arg-type]
+    with captured_events(rt) as events:
+        again = await do_quarantine_mail(rt, world.email_inbox.id, uid=3, **kwargs)  # type: ignore[arg-type]
+    assert again.id == first.id and events == []

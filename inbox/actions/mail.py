@@ -77,8 +77,22 @@ async def do_quarantine_mail(
     size: int,
     error: str,
 ) -> QuarantinedMail:
-    """Keep a message that could not be taken in, with its raw bytes' hash and the reason."""
+    """Keep a message that could not be taken in, with its raw bytes' hash and the reason.
+
+    The same bytes already waiting are not held twice: a sync that crashed
+    after quarantining but before its checkpoint meets the message again.
+    """
     async with transaction(rt) as tx:
+        if raw_sha256 is not None:
+            waiting = await tx.session.scalar(
+                select(QuarantinedMail).where(
+                    QuarantinedMail.inbox_id == inbox_id,
+                    QuarantinedMail.raw_sha256 == raw_sha256,
+                    QuarantinedMail.resolved_at.is_(None),
+                )
+            )
+            if waiting is not None:
+                return waiting
         held = QuarantinedMail(
             inbox_id=inbox_id,
             folder=folder,

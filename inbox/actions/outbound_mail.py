@@ -32,17 +32,18 @@ def retry_delay(attempts: int) -> timedelta:
     return min(_FIRST_RETRY * (1 << doublings), _LONGEST_RETRY)
 
 
-async def due_emails(session: AsyncSession, now: datetime, limit: int = 20) -> list[OutboundEmail]:
-    rows = await session.scalars(
-        select(OutboundEmail)
-        .where(
-            OutboundEmail.sent_at.is_(None),
-            OutboundEmail.gave_up_at.is_(None),
-            OutboundEmail.next_attempt_at <= now,
-        )
-        .order_by(OutboundEmail.next_attempt_at)
-        .limit(limit)
+async def due_emails(
+    session: AsyncSession, now: datetime, *, inbox_id: int | None = None, limit: int = 20
+) -> list[OutboundEmail]:
+    """Emails due for a (first or next) attempt, oldest first; one inbox's when given."""
+    stmt = select(OutboundEmail).where(
+        OutboundEmail.sent_at.is_(None),
+        OutboundEmail.gave_up_at.is_(None),
+        OutboundEmail.next_attempt_at <= now,
     )
+    if inbox_id is not None:
+        stmt = stmt.where(OutboundEmail.inbox_id == inbox_id)
+    rows = await session.scalars(stmt.order_by(OutboundEmail.next_attempt_at).limit(limit))
     return list(rows.all())
 
 

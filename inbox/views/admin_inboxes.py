@@ -72,7 +72,6 @@ def _config_input(form: FormData) -> dict[str, Any]:
         "display_name",
         "folder",
         "max_message_mb",
-        "after_import",
         *(f"{side}_{field}" for side in ("imap", "smtp") for field in _SERVER_FIELDS),
     ):
         raw = form.get(name)
@@ -85,7 +84,6 @@ def _config_input(form: FormData) -> dict[str, Any]:
         "display_name": values["display_name"],
         "folder": values["folder"] or "INBOX",
         "max_message_mb": values["max_message_mb"] or 25,
-        "after_import": values["after_import"] or "leave",
     }
     for side in ("imap", "smtp"):
         config[side] = {field: values[f"{side}_{field}"] for field in _SERVER_FIELDS}
@@ -231,7 +229,6 @@ def _form_of(config: EmailConfig | None) -> dict[str, str]:
         "display_name": config.display_name,
         "folder": config.folder,
         "max_message_mb": str(config.max_message_mb),
-        "after_import": config.after_import,
     }
     for side, server in (("imap", config.imap), ("smtp", config.smtp)):
         for field in _SERVER_FIELDS:

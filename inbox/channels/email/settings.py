@@ -55,10 +55,6 @@ class EmailConfig(BaseModel):
     max_message_mb: int = Field(
         default=25, ge=1, le=100, description="Larger messages are quarantined, not imported."
     )
-    # Changing the server's copy is opt-in and happens only after the commit.
-    after_import: Literal["leave", "flag"] = Field(
-        default="leave", description="`flag` marks imported mail \\Flagged on the server."
-    )
 
     @field_validator("address")
     @classmethod
