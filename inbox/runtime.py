@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from inbox.blobs import BlobStore
 from inbox.config import Settings
 from inbox.db import make_engine, make_sessionmakers
 from inbox.realtime.hub import Hub
@@ -19,6 +20,11 @@ class Runtime:
     read_sessions: async_sessionmaker[AsyncSession]
     write_sessions: async_sessionmaker[AsyncSession]
     hub: Hub
+
+    @property
+    def blobs(self) -> BlobStore:
+        """Raw emails and attachments, stored once per content hash under the data dir."""
+        return BlobStore(self.settings.data_dir / "blobs")
 
     async def start(self) -> None:
         """Join live fan-out; only long-running processes (web, worker) need it."""

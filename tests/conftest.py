@@ -17,10 +17,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from inbox.channels.email.smtp_send import SmtpSettings
 from inbox.config import Settings, normalise_database_url
 from inbox.db import make_engine
 from inbox.models import Base
 from inbox.runtime import Runtime, create_runtime
+from tests.smtp_server import Recorder, smtp_server
 
 _TMP = Path(tempfile.mkdtemp(prefix="inbox-tests-"))
 DATABASE_URL = normalise_database_url(
@@ -218,3 +220,10 @@ async def csrf_of(client: httpx.AsyncClient) -> str:
     response = await client.get("/")
     assert response.status_code == 200, response.text
     return response.text.split('"X-CSRF-Token": "', 1)[1].split('"', 1)[0]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Recorder, SmtpSettings]]:
+    """A real SMTP server (aiosmtpd) on loopback, and the settings to reach it."""
+    with smtp_server() as server:
+        yield server

@@ -134,7 +134,7 @@ async def test_posting_a_note_and_reading_it_back(
 async def test_a_reply_claims_and_is_queued_for_the_channel(
     client: httpx.AsyncClient, rt: Runtime, world: World
 ) -> None:
-    conv_id = await new_conversation(rt, world.email_inbox.id, email="maria@example.test")
+    conv_id = await new_conversation(rt, world.chat_inbox.id, chat_id="visitor-3")
     path = f"/api/v1/conversations/{conv_id}/messages"
     reply = await client.post(
         path, json={"kind": "reply", "text": "On its way!"}, headers=bearer(world, "ana")

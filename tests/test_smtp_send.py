@@ -2,53 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email import message_from_bytes
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from inbox.channels.email.smtp_send import SmtpFailure, SmtpSettings, send_raw
 from tests.live import free_port
+from tests.smtp_server import Recorder
 
 RAW = (
     b"From: Support <support@shop.test>\r\nTo: maria@example.test\r\n"
     b"Subject: Re: Where is my order?\r\nMessage-ID: <c1.x@shop.test>\r\n\r\nIt ships today.\r\n"
 )
-
-
-class Recorder:
-    """Keeps what it accepts; answers RCPT with a chosen code for chosen addresses."""
-
-    def __init__(self) -> None:
-        self.received: list[Envelope] = []
-        self.refuse: dict[str, str] = {}
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
-    ) -> str:
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.received.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Recorder, SmtpSettings]]:
-    recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield recorder, SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=5)
-    finally:
-        controller.stop()
 
 
 async def test_the_exact_bytes_reach_the_server(smtp: tuple[Recorder, SmtpSettings]) -> None:

@@ -25,6 +25,7 @@ from inbox.sanitize import preview
 
 from .conversations import claim_if_unassigned
 from .notifications import notify_mentions
+from .outbound_mail import queue_email_reply
 from .transaction import Transaction, transaction
 
 MAX_TEXT = 100_000
@@ -108,7 +109,10 @@ async def do_post_reply(
             newer = await new_activity_since(tx.session, actor, conv.id, based_on)
             if newer:
                 raise Conflict("new activity since you started", new_message_ids=newer)
-        return await _add_agent_message(tx, actor, conv, Direction.OUTBOUND, text, at)
+        message = await _add_agent_message(tx, actor, conv, Direction.OUTBOUND, text, at)
+        if at is None:
+            await queue_email_reply(tx, rt, conv, message)
+        return message
 
 
 async def new_activity_since(
@@ -156,7 +160,14 @@ async def _add_agent_message(
         direction=direction,
         sender_agent_id=actor.id,
         text=text,
-        delivery=Delivery.QUEUED if direction is Direction.OUTBOUND else None,
+        # Imported history went out long ago; a live reply waits for its channel.
+        delivery=(
+            None
+            if direction is not Direction.OUTBOUND
+            else Delivery.SENT
+            if at is not None
+            else Delivery.QUEUED
+        ),
         created_at=now,
     )
     tx.session.add(message)

@@ -9,14 +9,31 @@ reason, which the agent sees on it. Either outcome is told live.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
+from email import policy as email_policy
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.access import inbox_audience
+from inbox.channels.email.compose import compose_reply
+from inbox.channels.email.settings import email_config
+from inbox.channels.email.tokens import message_id_for
 from inbox.events import Audience, MessageDeliveryChanged
-from inbox.models import Delivery, Message, OutboundEmail, utcnow
+from inbox.models import (
+    ChannelKind,
+    Conversation,
+    Delivery,
+    Direction,
+    EmailDetails,
+    Identity,
+    IdentityKind,
+    Inbox,
+    Message,
+    OutboundEmail,
+    utcnow,
+)
 from inbox.runtime import Runtime
 
 from .transaction import Transaction, transaction
@@ -96,4 +113,128 @@ async def _set_delivery(
             delivery=delivery.value,
         ),
         Audience(await inbox_audience(tx.session, message.inbox_id)),
+    )
+
+
+_NOT_SET_UP = "this email inbox has no server settings yet; an admin sets them up under Inboxes"
+
+
+async def queue_email_reply(
+    tx: Transaction, rt: Runtime, conv: Conversation, message: Message
+) -> None:
+    """Compose an agent's reply as an email and queue it, in the reply's transaction.
+
+    It answers the newest email in the conversation (its Reply-To, else its
+    From), carrying its Message-ID in In-Reply-To and References, and our own
+    Message-ID with the conversation's reply token, which is also kept as the
+    reply's `external_id` so the customer's answer threads back here. A reply
+    that can't be composed is kept and marked failed with the reason.
+    """
+    inbox = await tx.session.get(Inbox, conv.inbox_id)
+    if inbox is None or inbox.channel is not ChannelKind.EMAIL:
+        return
+    config = email_config(inbox.config)
+    if config is None:
+        _fail_now(message, _NOT_SET_UP)
+        return
+    answering = await _newest_email(tx.session, conv.id)
+    to, in_reply_to, references = _answer_to(answering)
+    if to is None:
+        to = await _customer_address(tx.session, conv.customer_id)
+    if to is None:
+        _fail_now(message, "the customer has no email address to reply to")
+        return
+    domain = config.address.rsplit("@", 1)[1]
+    message_id = message_id_for(conv.id, domain, rt.settings.secret_key)
+    try:
+        composed = compose_reply(
+            from_address=config.address,
+            from_name=config.display_name or inbox.name,
+            to=to,
+            subject=conv.subject or "Your message",
+            text=message.text,
+            html=None,
+            message_id=message_id,
+            in_reply_to=in_reply_to,
+            references=references,
+        )
+    except ValueError as exc:
+        _fail_now(message, f"could not be composed: {exc}")
+        return
+    raw = composed.as_bytes(policy=email_policy.SMTP)
+    sha256 = await asyncio.to_thread(rt.blobs.put, raw)
+    message.external_id = message_id
+    tx.session.add(
+        OutboundEmail(
+            message_id=message.id,
+            inbox_id=inbox.id,
+            raw_sha256=sha256,
+            recipients={"from": config.address, "to": [to]},
+        )
+    )
+    tx.session.add(
+        EmailDetails(
+            message_id=message.id,
+            raw_sha256=sha256,
+            raw_size=len(raw),
+            from_address=config.address,
+            headers={
+                "to": [to],
+                "in_reply_to": [in_reply_to] if in_reply_to else [],
+                "references": list(references),
+            },
+        )
+    )
+
+
+def _fail_now(message: Message, reason: str) -> None:
+    # The reply itself is kept (the agent's words are never lost); its
+    # MessageCreated event already shows it, failed, with the reason.
+    message.delivery = Delivery.FAILED
+    message.delivery_error = reason
+
+
+async def _newest_email(
+    session: AsyncSession, conversation_id: int
+) -> tuple[EmailDetails, str | None] | None:
+    """The conversation's newest inbound email, with its Message-ID (None if it had none)."""
+    row = (
+        await session.execute(
+            select(EmailDetails, Message.external_id)
+            .join(Message, Message.id == EmailDetails.message_id)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.direction == Direction.INBOUND,
+            )
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    details, external_id = row
+    # Without a Message-ID it was stored under the hash of its bytes.
+    message_id = external_id if external_id and external_id.startswith("<") else None
+    return details, message_id
+
+
+def _answer_to(
+    answering: tuple[EmailDetails, str | None] | None,
+) -> tuple[str | None, str | None, list[str]]:
+    """(to, In-Reply-To, References) for answering an inbound email."""
+    if answering is None:
+        return None, None, []
+    email, message_id = answering
+    reply_to = [a for a in email.headers.get("reply_to", []) if isinstance(a, str)]
+    to = reply_to[0] if reply_to else email.from_address
+    references = [r for r in email.headers.get("references", []) if isinstance(r, str)]
+    return to, message_id, references
+
+
+async def _customer_address(session: AsyncSession, customer_id: int) -> str | None:
+    return await session.scalar(
+        select(Identity.value)
+        .where(Identity.customer_id == customer_id, Identity.kind == IdentityKind.EMAIL)
+        .order_by(Identity.id)
+        .limit(1)
     )

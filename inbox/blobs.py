@@ -1,0 +1,106 @@
+"""A content-addressed file store for raw emails and attachments.
+
+A blob is named by the SHA-256 of its bytes and lives at
+``root/ab/cd/abcd...`` (the first two pairs of hex digits as directories, so
+no directory grows huge). Consequences:
+
+* Storing the same bytes twice stores them once; an existing blob is never
+  rewritten.
+* Writes are atomic: bytes go to a temporary file in ``root/tmp`` (same file
+  system), are fsynced, and are renamed into place only when complete, so a
+  reader never sees a partial blob, and a crash leaves at most a stray
+  temporary file (never a wrong blob). The directory is fsynced after the rename
+  (POSIX), so a committed row never points at a blob lost in a crash.
+* Names are validated (exactly 64 lower-case hex digits) before any path is
+  built, so no caller-supplied string can reach outside ``root``.
+* Blob files are created 0600, like any private data of the service.
+
+Synchronous on purpose: small blobs cost less than a thread hop; callers move
+big ones off the event loop with ``asyncio.to_thread``. Nothing is deleted
+here; collecting unreferenced blobs is the database's decision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["BlobStore"]
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._tmp = self.root / "tmp"
+
+    def path(self, sha256: str) -> Path:
+        """Where the blob lives (whether or not it exists); ValueError for a bad name."""
+        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+            raise ValueError("a blob name is 64 lower-case hex digits")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def open(self, sha256: str) -> BinaryIO:
+        """The blob for reading; FileNotFoundError when it is not stored."""
+        return self.path(sha256).open("rb")
+
+    def put(self, data: bytes) -> str:
+        """Store bytes already in memory; returns their SHA-256 (hex)."""
+        digest = hashlib.sha256(data).hexdigest()
+        if not self.exists(digest):
+            self._write((data,), expected=digest)
+        return digest
+
+    def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, int]:
+        """Store a stream in bounded memory (one chunk at a time); returns (sha256, size)."""
+        return self._write(chunks, expected=None)
+
+    def _write(self, chunks: Iterable[bytes], expected: str | None) -> tuple[str, int]:
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="blob-", suffix=".part")
+        tmp = Path(tmp_name)
+        try:
+            hasher = hashlib.sha256()
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    hasher.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            digest = hasher.hexdigest()
+            if expected is not None and digest != expected:  # pragma: no cover - data changed
+                raise RuntimeError("blob data changed while it was written")
+            final = self.path(digest)
+            if final.is_file():
+                tmp.unlink()
+                return digest, size
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+            return digest, size
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+
+
+def _fsync_dir(directory: Path) -> None:
+    if os.name != "posix":  # pragma: no cover - directories cannot be opened elsewhere
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

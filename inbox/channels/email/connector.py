@@ -1,0 +1,208 @@
+"""The email connector: one per email inbox, run by `inbox worker`.
+
+Receiving: sync the folder (inbox.channels.email.imap_sync), hand each message
+to ingest, move the checkpoint once the batch is committed, then wait for new
+mail by IDLE (or poll). A message that can't be taken in is quarantined with
+its raw bytes and the reason, and the sync goes on past it. Connection
+failures are recorded for the health panel and retried with backoff; they
+never stop the inbox's sending, or any other inbox.
+
+Sending: every few seconds, send what the inbox has queued (sender.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from inbox.actions.mail import (
+    do_quarantine_mail,
+    do_record_sync_error,
+    do_save_checkpoint,
+    sync_state,
+)
+from inbox.channels.email.imap_sync import (
+    Batch,
+    ImapError,
+    ImapSettings,
+    MailboxState,
+    MailboxSync,
+)
+from inbox.channels.email.normalise import Rejected, to_inbound
+from inbox.channels.email.sender import send_due
+from inbox.channels.email.settings import (
+    EmailConfig,
+    email_config,
+    imap_username,
+    smtp_settings,
+)
+from inbox.channels.ingest import ingest
+from inbox.errors import InboxError
+from inbox.models import Inbox
+from inbox.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Servers end IDLE after about 29 minutes; a shorter wait also bounds how long
+# a lost connection can go unnoticed.
+IDLE_SECONDS = 5 * 60.0
+SEND_EVERY_SECONDS = 5.0
+_BACKOFF_START, _BACKOFF_CAP = 1.0, 60.0
+
+
+def make_connector(rt: Runtime, inbox: Inbox) -> EmailConnector:
+    """The `inbox.connectors` entry point for email inboxes."""
+    return EmailConnector(rt, inbox)
+
+
+class EmailConnector:
+    def __init__(self, rt: Runtime, inbox: Inbox) -> None:
+        self.inbox_id = inbox.id
+        self._rt = rt
+        self._config = email_config(inbox.config)
+        self._secrets: dict[str, Any] = dict(inbox.secrets)
+        self._blobs = rt.blobs
+
+    async def run(self) -> None:
+        config = self._config
+        if config is None:
+            # Not set up yet: the worker starts a fresh connector (with the
+            # settings as they are then) at its next scan.
+            await do_record_sync_error(
+                self._rt, self.inbox_id, "INBOX", "no server settings yet: set them up in Inboxes"
+            )
+            return
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._receive(config), name=f"email-receive-{self.inbox_id}")
+            tasks.create_task(self._send(config), name=f"email-send-{self.inbox_id}")
+
+    # -- receiving --------------------------------------------------------
+
+    def _imap(self, config: EmailConfig) -> MailboxSync:
+        settings = ImapSettings(
+            host=config.imap.host,
+            port=config.imap.port,
+            username=imap_username(config),
+            password=str(self._secrets.get("imap_password", "")),
+            folder=config.folder,
+            security=config.imap.security,
+        )
+        return MailboxSync(settings, max_message_bytes=config.max_message_mb * 2**20)
+
+    async def _receive(self, config: EmailConfig) -> None:
+        delay = _BACKOFF_START
+        while True:
+            sync = self._imap(config)
+            try:
+                while True:
+                    await self.sync_once(sync, config)
+                    delay = _BACKOFF_START
+                    await asyncio.to_thread(sync.wait_for_change, IDLE_SECONDS)
+            except ImapError as exc:
+                log.warning("email inbox %s: %s; retrying in %.0fs", self.inbox_id, exc, delay)
+                await do_record_sync_error(self._rt, self.inbox_id, config.folder, str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_CAP)
+            finally:
+                # From another thread if a wait is still blocked in IDLE there.
+                sync.interrupt()
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(sync.close)
+
+    async def sync_once(self, sync: MailboxSync, config: EmailConfig) -> int:
+        """Take in whatever is new in the folder; returns how many messages were stored."""
+        async with self._rt.read_sessions() as db:
+            saved = await sync_state(db, self.inbox_id, config.folder)
+        state = (
+            MailboxState(saved.uidvalidity, saved.last_uid, saved.highest_modseq)
+            if saved is not None
+            else MailboxState()
+        )
+        batches = sync.batches(state)
+        stored = 0
+        while (batch := await asyncio.to_thread(next, batches, None)) is not None:
+            stored += await self._take_batch(sync, batch, config)
+            # Only now, with every message of the batch committed (or held).
+            await do_save_checkpoint(
+                self._rt,
+                self.inbox_id,
+                config.folder,
+                uidvalidity=batch.state.uidvalidity,
+                last_uid=batch.state.last_uid,
+                highest_modseq=batch.state.highest_modseq,
+                synced=len(batch.mails),
+            )
+        return stored
+
+    async def _take_batch(self, sync: MailboxSync, batch: Batch, config: EmailConfig) -> int:
+        stored = 0
+        for mail in batch.mails:
+            stored += await self._take(config, mail.uid, mail.raw, mail.internal_date)
+        for uid, size in batch.oversized:
+            # Fetched alone, so the batch stays small; kept, never dropped.
+            big = await asyncio.to_thread(sync.fetch_one, uid, uidvalidity=batch.state.uidvalidity)
+            if big is None:
+                continue  # deleted on the server since: nothing to keep
+            sha256 = await asyncio.to_thread(self._blobs.put, big.raw)
+            await do_quarantine_mail(
+                self._rt,
+                self.inbox_id,
+                folder=config.folder,
+                uid=uid,
+                raw_sha256=sha256,
+                size=size,
+                error=f"larger than the {config.max_message_mb} MB limit ({size} bytes)",
+            )
+        return stored
+
+    async def _take(
+        self, config: EmailConfig, uid: int, raw: bytes, internal_date: datetime | None
+    ) -> int:
+        result = await asyncio.to_thread(
+            to_inbound,
+            self.inbox_id,
+            raw,
+            blobs=self._blobs,
+            secret=self._rt.settings.secret_key,
+            max_bytes=config.max_message_mb * 2**20,
+            received_at=internal_date,
+        )
+        if isinstance(result, Rejected):
+            await self._quarantine(config, uid, result.raw_sha256, result.size, result.reason)
+            return 0
+        try:
+            received = await ingest(self._rt, result)
+        except InboxError as exc:
+            sha = result.email.raw_sha256 if result.email else None
+            await self._quarantine(config, uid, sha, len(raw), exc.message)
+            return 0
+        return 1 if received.created else 0
+
+    async def _quarantine(
+        self, config: EmailConfig, uid: int, sha256: str | None, size: int, reason: str
+    ) -> None:
+        log.warning("email inbox %s: UID %s quarantined: %s", self.inbox_id, uid, reason)
+        await do_quarantine_mail(
+            self._rt,
+            self.inbox_id,
+            folder=config.folder,
+            uid=uid,
+            raw_sha256=sha256,
+            size=size,
+            error=reason,
+        )
+
+    # -- sending ----------------------------------------------------------
+
+    async def _send(self, config: EmailConfig) -> None:
+        smtp = smtp_settings(config, self._secrets)
+        while True:
+            try:
+                await send_due(self._rt, self.inbox_id, smtp, self._blobs)
+            except Exception:
+                # A database hiccup: the queue is durable, the next pass retries.
+                log.exception("email inbox %s: sending pass failed", self.inbox_id)
+            await asyncio.sleep(SEND_EVERY_SECONDS)

@@ -1,0 +1,170 @@
+"""The email connector end to end: a real Dovecot mailbox into conversations, and back out.
+
+Mail is delivered by APPEND from a second client (a person, or the MTA); the
+connector syncs it through the same code the worker runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+from imapclient import IMAPClient
+from sqlalchemy import func, select
+
+from inbox.actions.inboxes import do_update_email_settings
+from inbox.actions.mail import sync_state
+from inbox.channels.email.connector import EmailConnector
+from inbox.channels.email.settings import EmailConfig, EmailSecrets, email_config
+from inbox.events import Published
+from inbox.models import EmailDetails, Inbox, Message, QuarantinedMail
+from inbox.runtime import Runtime
+from tests.conftest import World
+from tests.dovecot_server import DovecotServer, require_dovecot
+
+PASSWORD = "mailbox-pw"
+_users = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+async def dovecot() -> AsyncIterator[DovecotServer]:
+    require_dovecot()
+    server = DovecotServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Mailbox:
+    def __init__(self, server: DovecotServer) -> None:
+        self.server = server
+        self.user = f"support{next(_users)}@shop.test"
+        server.add_user(self.user, PASSWORD)
+
+    def deliver(self, *messages: bytes) -> None:
+        with IMAPClient(self.server.host, self.server.port, ssl=False, timeout=5) as client:
+            client.login(self.user, PASSWORD)
+            for raw in messages:
+                client.append("INBOX", raw)
+
+    def flags(self) -> list[tuple[bytes, ...]]:
+        with IMAPClient(self.server.host, self.server.port, ssl=False, timeout=5) as client:
+            client.login(self.user, PASSWORD)
+            client.select_folder("INBOX", readonly=True)
+            uids = client.search("ALL")
+            return [v[b"FLAGS"] for v in client.fetch(uids, ["FLAGS"]).values()]
+
+
+async def connector_for(rt: Runtime, world: World, mailbox: Mailbox) -> EmailConnector:
+    config = EmailConfig.model_validate(
+        {
+            "address": mailbox.user,
+            "display_name": "Shop support",
+            "imap": {"host": mailbox.server.host, "port": mailbox.server.port, "security": "none"},
+            "smtp": {"host": "127.0.0.1", "port": 25, "security": "none"},
+        }
+    )
+    inbox = await do_update_email_settings(
+        rt, world.admin, world.email_inbox.id, config, EmailSecrets(imap_password=PASSWORD)
+    )
+    return EmailConnector(rt, inbox)
+
+
+def mail(n: int, *, sender: str = "maria@example.test", extra: bytes = b"") -> bytes:
+    return (
+        b"From: Maria Lopez <%s>\r\nTo: support@shop.test\r\nSubject: Order %d\r\n"
+        b"Message-ID: <order-%d@example.test>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n"
+        b"%s\r\nWhere is order %d?\r\n" % (sender.encode(), n, n, extra, n)
+    )
+
+
+async def count(rt: Runtime, model: type[Message] | type[QuarantinedMail]) -> int:
+    async with rt.read_sessions() as db:
+        return int(await db.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_new_mail_becomes_conversations_once_and_the_server_copy_is_untouched(
+    rt: Runtime, world: World, dovecot: DovecotServer
+) -> None:
+    mailbox = Mailbox(dovecot)
+    mailbox.deliver(mail(1), mail(2))
+    connector = await connector_for(rt, world, mailbox)
+    config = connector._config
+    assert config is not None
+    sync = connector._imap(config)
+    try:
+        assert await connector.sync_once(sync, config) == 2
+        assert await connector.sync_once(sync, config) == 0  # nothing new, nothing twice
+        mailbox.deliver(mail(3))
+        assert await connector.sync_once(sync, config) == 1
+    finally:
+        sync.close()
+    async with rt.read_sessions() as db:
+        texts = (await db.scalars(select(Message.text).order_by(Message.id))).all()
+        state = await sync_state(db, world.email_inbox.id, "INBOX")
+        details = (await db.scalars(select(EmailDetails))).all()
+    assert [t.strip() for t in texts] == [f"Where is order {n}?" for n in (1, 2, 3)]
+    assert state is not None and state.last_uid == 3 and state.messages_synced == 3
+    assert all(d.raw_sha256 and rt.blobs.exists(d.raw_sha256) for d in details)
+    # Never marked read on the server: people using the mailbox still see it new.
+    assert all(b"\\Seen" not in flags for flags in mailbox.flags())
+
+
+async def test_a_broken_message_is_quarantined_and_the_rest_still_arrive(
+    rt: Runtime, world: World, dovecot: DovecotServer
+) -> None:
+    mailbox = Mailbox(dovecot)
+    nobody = b"To: support@shop.test\r\nSubject: who am I\r\n\r\nno sender at all\r\n"
+    mailbox.deliver(mail(11), nobody, mail(12))
+    connector = await connector_for(rt, world, mailbox)
+    config = connector._config
+    assert config is not None
+    sync = connector._imap(config)
+    try:
+        assert await connector.sync_once(sync, config) == 2
+        assert await connector.sync_once(sync, config) == 0
+    finally:
+        sync.close()
+    async with rt.read_sessions() as db:
+        held = (await db.scalars(select(QuarantinedMail))).all()
+    assert [(q.uid, q.error) for q in held] == [(2, "it names no sender address")]
+    assert held[0].raw_sha256 is not None
+    with rt.blobs.open(held[0].raw_sha256) as f:
+        assert f.read() == nobody.replace(b"\r\n", b"\r\n")
+
+
+async def test_the_running_connector_takes_new_mail_pushed_by_idle(
+    rt: Runtime, world: World, dovecot: DovecotServer
+) -> None:
+    mailbox = Mailbox(dovecot)
+    connector = await connector_for(rt, world, mailbox)
+    running = asyncio.create_task(connector.run())
+    try:
+        with rt.hub.subscribe() as events:
+            await asyncio.sleep(1.0)  # connected, synced (nothing), now in IDLE
+            mailbox.deliver(mail(21))
+            async with asyncio.timeout(10):
+                while True:
+                    item = await events.queue.get()
+                    if isinstance(item, Published) and item.event.type == "message.created":
+                        break
+        assert await count(rt, Message) == 1
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+
+async def test_an_inbox_without_settings_says_so_on_its_health(rt: Runtime, world: World) -> None:
+    async with rt.read_sessions() as db:
+        inbox = await db.get(Inbox, world.email_inbox.id)
+    assert inbox is not None and email_config(inbox.config) is None
+    await EmailConnector(rt, inbox).run()
+    async with rt.read_sessions() as db:
+        state = await sync_state(db, inbox.id, "INBOX")
+    assert state is not None and state.last_error is not None
+    assert "no server settings" in state.last_error

@@ -1,0 +1,59 @@
+"""A fetched email turned into what ingest takes: identities, threading keys, kept bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inbox.blobs import BlobStore
+from inbox.channels.base import InboundMessage
+from inbox.channels.email.normalise import Rejected, to_inbound
+
+FIXTURES = Path(__file__).parent / "fixtures" / "email"
+SECRET = "fixture-secret"  # the fixtures' reply tokens were made with it
+LIMIT = 25 * 2**20
+
+
+def taken(name: str, blobs: BlobStore) -> InboundMessage | Rejected:
+    raw = (FIXTURES / name).read_bytes()
+    return to_inbound(7, raw, blobs=blobs, secret=SECRET, max_bytes=LIMIT)
+
+
+def test_a_reply_to_us_carries_our_token_and_only_the_sender_is_an_identity(
+    tmp_path: Path,
+) -> None:
+    blobs = BlobStore(tmp_path)
+    inbound = taken("gmail_reply.eml", blobs)
+    assert isinstance(inbound, InboundMessage) and inbound.email is not None
+    assert [(i.kind.value, i.value) for i in inbound.identities] == [
+        ("email", inbound.email.from_address)
+    ]
+    assert inbound.email.token_conversation_id == 42
+    assert inbound.external_id.startswith("<") and inbound.email.in_reply_to
+    assert inbound.email.raw_sha256 and blobs.exists(inbound.email.raw_sha256)
+    assert inbound.email.quoted_text  # the history, kept beside the new text
+
+
+def test_a_bounce_threads_to_the_mail_it_returns_and_is_marked(tmp_path: Path) -> None:
+    inbound = taken("bounce.eml", BlobStore(tmp_path))
+    assert isinstance(inbound, InboundMessage) and inbound.email is not None
+    assert inbound.email.auto_kind == "bounce"
+    assert inbound.email.in_reply_to  # the returned original's Message-ID
+
+
+def test_mail_without_a_sender_or_over_the_limit_is_rejected_with_its_bytes_kept(
+    tmp_path: Path,
+) -> None:
+    blobs = BlobStore(tmp_path)
+    nobody = taken("missing_headers.eml", blobs)
+    assert isinstance(nobody, Rejected) and nobody.reason == "it names no sender address"
+    assert blobs.exists(nobody.raw_sha256)
+    raw = (FIXTURES / "gmail_reply.eml").read_bytes()
+    big = to_inbound(7, raw, blobs=blobs, secret=SECRET, max_bytes=100)
+    assert isinstance(big, Rejected) and "limit" in big.reason and blobs.exists(big.raw_sha256)
+
+
+def test_without_a_message_id_the_bytes_identify_it(tmp_path: Path) -> None:
+    raw = b"From: a@example.test\r\nSubject: hi\r\n\r\nhello\r\n"
+    inbound = to_inbound(7, raw, blobs=BlobStore(tmp_path), secret=SECRET, max_bytes=LIMIT)
+    assert isinstance(inbound, InboundMessage) and inbound.email is not None
+    assert inbound.external_id == f"sha256:{inbound.email.raw_sha256}"
