@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from tests.live import free_port
@@ -202,3 +203,15 @@ class DovecotServer:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+@contextlib.asynccontextmanager
+async def running_dovecot(capabilities: str | None = None) -> AsyncIterator[DovecotServer]:
+    """A started server, stopped afterwards (skips, or fails under CI, without Dovecot)."""
+    require_dovecot()
+    server = DovecotServer(capabilities=capabilities)
+    await server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -22,7 +22,7 @@ from inbox.events import Published
 from inbox.models import EmailDetails, Inbox, Message, QuarantinedMail
 from inbox.runtime import Runtime
 from tests.conftest import World
-from tests.dovecot_server import DovecotServer, require_dovecot
+from tests.dovecot_server import DovecotServer, running_dovecot
 
 PASSWORD = "mailbox-pw"
 _users = itertools.count(1)
@@ -30,13 +30,8 @@ _users = itertools.count(1)
 
 @pytest.fixture(scope="module")
 async def dovecot() -> AsyncIterator[DovecotServer]:
-    require_dovecot()
-    server = DovecotServer()
-    await server.start()
-    try:
+    async with running_dovecot() as server:
         yield server
-    finally:
-        server.stop()
 
 
 class Mailbox:
@@ -93,16 +88,10 @@ async def test_new_mail_becomes_conversations_once_and_the_server_copy_is_untouc
     mailbox = Mailbox(dovecot)
     mailbox.deliver(mail(1), mail(2))
     connector = await connector_for(rt, world, mailbox)
-    config = connector._config
-    assert config is not None
-    sync = connector._imap(config)
-    try:
-        assert await connector.sync_once(sync, config) == 2
-        assert await connector.sync_once(sync, config) == 0  # nothing new, nothing twice
-        mailbox.deliver(mail(3))
-        assert await connector.sync_once(sync, config) == 1
-    finally:
-        sync.close()
+    assert await connector.sync_now() == 2
+    assert await connector.sync_now() == 0  # nothing new, nothing twice
+    mailbox.deliver(mail(3))
+    assert await connector.sync_now() == 1
     async with rt.read_sessions() as db:
         texts = (await db.scalars(select(Message.text).order_by(Message.id))).all()
         state = await sync_state(db, world.email_inbox.id, "INBOX")
@@ -121,20 +110,14 @@ async def test_a_broken_message_is_quarantined_and_the_rest_still_arrive(
     nobody = b"To: support@shop.test\r\nSubject: who am I\r\n\r\nno sender at all\r\n"
     mailbox.deliver(mail(11), nobody, mail(12))
     connector = await connector_for(rt, world, mailbox)
-    config = connector._config
-    assert config is not None
-    sync = connector._imap(config)
-    try:
-        assert await connector.sync_once(sync, config) == 2
-        assert await connector.sync_once(sync, config) == 0
-    finally:
-        sync.close()
+    assert await connector.sync_now() == 2
+    assert await connector.sync_now() == 0
     async with rt.read_sessions() as db:
         held = (await db.scalars(select(QuarantinedMail))).all()
     assert [(q.uid, q.error) for q in held] == [(2, "it names no sender address")]
     assert held[0].raw_sha256 is not None
     with rt.blobs.open(held[0].raw_sha256) as f:
-        assert f.read() == nobody.replace(b"\r\n", b"\r\n")
+        assert f.read() == nobody
 
 
 async def test_the_running_connector_takes_new_mail_pushed_by_idle(

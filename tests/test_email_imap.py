@@ -28,7 +28,7 @@ from inbox.channels.email.imap_sync import (
     MailboxState,
     MailboxSync,
 )
-from tests.dovecot_server import DovecotServer, require_dovecot
+from tests.dovecot_server import DovecotServer, running_dovecot
 from tests.live import free_port
 
 PASSWORD = "correct-horse-battery"
@@ -40,24 +40,14 @@ _users = itertools.count(1)
 
 @pytest.fixture(scope="module")
 async def dovecot() -> AsyncIterator[DovecotServer]:
-    require_dovecot()
-    server = DovecotServer()
-    await server.start()
-    try:
+    async with running_dovecot() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 async def old_dovecot() -> AsyncIterator[DovecotServer]:
-    require_dovecot()
-    server = DovecotServer(capabilities=PLAIN_CAPABILITIES)
-    await server.start()
-    try:
+    async with running_dovecot(PLAIN_CAPABILITIES) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @dataclass

@@ -161,15 +161,26 @@ async def _teams(request: Request) -> list[Team]:
 
 
 async def inboxes_page(request: Request) -> Response:
-    agent = _admin(request)
+    return await _inboxes(request, _admin(request), _NEW_FORM, {})
+
+
+async def _inboxes(
+    request: Request,
+    agent: Agent,
+    form: dict[str, str],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    """Every inbox, and the form to add an email inbox (with a failed attempt's mistakes)."""
     return render(
         request,
         "admin_inboxes.html",
+        status_code=status_code,
         agent=agent,
         lines=await _lines(request),
         teams=await _teams(request),
-        form=_NEW_FORM,
-        errors={},
+        form=form,
+        errors=errors,
     )
 
 
@@ -183,31 +194,14 @@ async def create_email_inbox(request: Request) -> Response:
     if not name:
         errors["name"] = "An inbox needs a name"
     if config is None or secrets is None or errors:
-        return render(
-            request,
-            "admin_inboxes.html",
-            status_code=422,
-            agent=agent,
-            lines=await _lines(request),
-            teams=await _teams(request),
-            form=kept,
-            errors=errors,
-        )
+        return await _inboxes(request, agent, kept, errors, status_code=422)
     try:
         inbox = await do_create_email_inbox(
             runtime(request), agent, name=name, config=config, secrets=secrets, team_ids=team_ids
         )
     except BadRequest as exc:
-        return render(
-            request,
-            "admin_inboxes.html",
-            status_code=400,
-            agent=agent,
-            lines=await _lines(request),
-            teams=await _teams(request),
-            form=kept,
-            errors={"imap_password": exc.message.split(": ", 1)[-1]},
-        )
+        reason = {"imap_password": exc.message.split(": ", 1)[-1]}
+        return await _inboxes(request, agent, kept, reason, status_code=400)
     return RedirectResponse(f"/admin/inboxes/{inbox.id}", 303)
 
 

@@ -112,6 +112,17 @@ class EmailConnector:
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(sync.close)
 
+    async def sync_now(self) -> int:
+        """One sync on a connection of its own; returns how many messages were stored."""
+        config = self._config
+        if config is None:
+            return 0
+        sync = self._imap(config)
+        try:
+            return await self.sync_once(sync, config)
+        finally:
+            await asyncio.to_thread(sync.close)
+
     async def sync_once(self, sync: MailboxSync, config: EmailConfig) -> int:
         """Take in whatever is new in the folder; returns how many messages were stored."""
         async with self._rt.read_sessions() as db:
@@ -147,15 +158,8 @@ class EmailConnector:
             if big is None:
                 continue  # deleted on the server since: nothing to keep
             sha256 = await asyncio.to_thread(self._blobs.put, big.raw)
-            await do_quarantine_mail(
-                self._rt,
-                self.inbox_id,
-                folder=config.folder,
-                uid=uid,
-                raw_sha256=sha256,
-                size=size,
-                error=f"larger than the {config.max_message_mb} MB limit ({size} bytes)",
-            )
+            limit = f"larger than the {config.max_message_mb} MB limit ({size} bytes)"
+            await self._quarantine(config, uid, sha256, size, limit)
         return stored
 
     async def _take(
