@@ -153,6 +153,16 @@ class MailQuarantined(EventBase):
     inbox_id: int
 
 
+class MailQuarantineResolved(EventBase):
+    """An admin took a held email in after all (reprocessed) or let it go (dismissed)."""
+
+    type: Literal["mail.quarantine_resolved"] = "mail.quarantine_resolved"
+    quarantine_id: int
+    inbox_id: int
+    resolution: Literal["reprocessed", "dismissed"]
+    message_id: int | None
+
+
 Event = Annotated[
     ConversationCreated
     | MessageCreated
@@ -165,7 +175,8 @@ Event = Annotated[
     | NotificationCreated
     | NotificationRead
     | MessageDeliveryChanged
-    | MailQuarantined,
+    | MailQuarantined
+    | MailQuarantineResolved,
     Field(discriminator="type"),
 ]
 
@@ -182,6 +193,7 @@ EVENT_CLASSES: tuple[type[EventBase], ...] = (
     NotificationRead,
     MessageDeliveryChanged,
     MailQuarantined,
+    MailQuarantineResolved,
 )
 EVENT_TYPES: dict[str, type[EventBase]] = {
     cls.model_fields["type"].default: cls for cls in EVENT_CLASSES

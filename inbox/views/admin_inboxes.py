@@ -58,7 +58,7 @@ class InboxLine:
     folders: list[FolderHealth]
 
 
-def _admin(request: Request) -> Agent:
+def admin(request: Request) -> Agent:
     agent = require_agent(request)
     check_admin(agent)
     return agent
@@ -161,7 +161,7 @@ async def _teams(request: Request) -> list[Team]:
 
 
 async def inboxes_page(request: Request) -> Response:
-    return await _inboxes(request, _admin(request), _NEW_FORM, {})
+    return await _inboxes(request, admin(request), _NEW_FORM, {})
 
 
 async def _inboxes(
@@ -185,7 +185,7 @@ async def _inboxes(
 
 
 async def create_email_inbox(request: Request) -> Response:
-    agent = _admin(request)
+    agent = admin(request)
     async with request.form() as form:
         config, secrets, errors = _parse(form)
         name = str(form.get("name") or "").strip()
@@ -205,8 +205,7 @@ async def create_email_inbox(request: Request) -> Response:
     return RedirectResponse(f"/admin/inboxes/{inbox.id}", 303)
 
 
-async def _email_inbox(request: Request) -> Inbox:
-    inbox_id = path_id(request, "inbox_id", "email inbox")
+async def email_inbox(request: Request, inbox_id: int) -> Inbox:
     async with runtime(request).read_sessions() as db:
         inbox = await db.get(Inbox, inbox_id)
     if inbox is None or inbox.channel is not ChannelKind.EMAIL:
@@ -231,12 +230,12 @@ def _form_of(config: EmailConfig | None) -> dict[str, str]:
 
 
 async def email_inbox_page(request: Request) -> Response:
-    agent = _admin(request)
-    inbox = await _email_inbox(request)
-    return await _settings_page(request, agent, inbox, _form_of(email_config(inbox.config)), {})
+    agent = admin(request)
+    inbox = await email_inbox(request, path_id(request, "inbox_id", "email inbox"))
+    return await settings_page(request, agent, inbox, _form_of(email_config(inbox.config)), {})
 
 
-async def _settings_page(
+async def settings_page(
     request: Request,
     agent: Agent,
     inbox: Inbox,
@@ -244,7 +243,9 @@ async def _settings_page(
     errors: dict[str, str],
     status_code: int = 200,
     saved: bool = False,
+    notice: str | None = None,
 ) -> Response:
+    """The email inbox's page: health, quarantine and settings (with a result to report)."""
     line = next(line for line in await _lines(request) if line.inbox.id == inbox.id)
     async with runtime(request).read_sessions() as db:
         held = (
@@ -265,6 +266,7 @@ async def _settings_page(
         form=form,
         errors=errors,
         saved=saved,
+        notice=notice,
         passwords_set={
             "imap_password": bool(inbox.secrets.get("imap_password")),
             "smtp_password": bool(inbox.secrets.get("smtp_password")),
@@ -274,15 +276,15 @@ async def _settings_page(
 
 
 async def update_email_settings(request: Request) -> Response:
-    agent = _admin(request)
-    inbox = await _email_inbox(request)
+    agent = admin(request)
+    inbox = await email_inbox(request, path_id(request, "inbox_id", "email inbox"))
     async with request.form() as form:
         config, secrets, errors = _parse(form)
         kept = {k: v for k, v in form.items() if isinstance(v, str) and "password" not in k}
     if config is None or secrets is None or errors:
-        return await _settings_page(request, agent, inbox, kept, errors, status_code=422)
+        return await settings_page(request, agent, inbox, kept, errors, status_code=422)
     updated = await do_update_email_settings(runtime(request), agent, inbox.id, config, secrets)
-    return await _settings_page(request, agent, updated, _form_of(config), {}, saved=True)
+    return await settings_page(request, agent, updated, _form_of(config), {}, saved=True)
 
 
 routes = [

@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute
 
 from inbox.views import (
     admin_inboxes,
+    admin_quarantine,
     board_page,
     conversation_actions,
     conversation_page,
@@ -24,4 +25,5 @@ routes: list[BaseRoute] = [
     *direct_messages_page.routes,
     *board_page.routes,
     *admin_inboxes.routes,
+    *admin_quarantine.routes,
 ]
