@@ -145,6 +145,17 @@ class MessageDeliveryChanged(EventBase):
     delivery: Literal["queued", "sent", "delivered", "read", "failed"]
 
 
+class MessageMoved(EventBase):
+    """An agent moved a customer's message to another conversation, or split it into a new one."""
+
+    type: Literal["message.moved"] = "message.moved"
+    message_id: int
+    from_conversation_id: int
+    to_conversation_id: int
+    inbox_id: int
+    customer_id: int
+
+
 class MailQuarantined(EventBase):
     """An email could not be taken in; it waits, with its raw bytes and the reason, for an admin."""
 
@@ -175,6 +186,7 @@ Event = Annotated[
     | NotificationCreated
     | NotificationRead
     | MessageDeliveryChanged
+    | MessageMoved
     | MailQuarantined
     | MailQuarantineResolved,
     Field(discriminator="type"),
@@ -192,6 +204,7 @@ EVENT_CLASSES: tuple[type[EventBase], ...] = (
     NotificationCreated,
     NotificationRead,
     MessageDeliveryChanged,
+    MessageMoved,
     MailQuarantined,
     MailQuarantineResolved,
 )

@@ -23,6 +23,8 @@ from inbox.models import (
     Conversation,
     Customer,
     CustomerNote,
+    Direction,
+    EmailDetails,
     Inbox,
     Message,
     Purchase,
@@ -152,6 +154,8 @@ class TimelineEntry:
     inbox_name: str
     channel: str
     sender_name: str
+    # For an inbound email: which rule put it in its conversation (ThreadRule).
+    threaded_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,9 +184,10 @@ async def customer_timeline(
     customer = await get_visible_customer(session, agent, customer_id, visible=set(visible))
     sender = aliased(Agent)
     stmt = (
-        select(Message, Inbox.name, Inbox.channel, sender.name)
+        select(Message, Inbox.name, Inbox.channel, sender.name, EmailDetails.threaded_by)
         .join(Inbox, Inbox.id == Message.inbox_id)
         .outerjoin(sender, sender.id == Message.sender_agent_id)
+        .outerjoin(EmailDetails, EmailDetails.message_id == Message.id)
         .where(Message.customer_id == customer_id, Message.inbox_id.in_(visible))
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(limit + 1)
@@ -205,8 +210,9 @@ async def customer_timeline(
             (sender_name or "Agent")
             if message.sender_agent_id is not None
             else customer.display_name,
+            threaded_by if message.direction is Direction.INBOUND else None,
         )
-        for message, inbox_name, channel, sender_name in rows
+        for message, inbox_name, channel, sender_name, threaded_by in rows
     ]
     return Timeline(entries, earlier)
 

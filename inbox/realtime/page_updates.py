@@ -26,6 +26,7 @@ from inbox.events import (
     EventBase,
     MessageCreated,
     MessageDeliveryChanged,
+    MessageMoved,
     NotificationCreated,
     NotificationRead,
     Published,
@@ -132,8 +133,9 @@ async def _customer_updates(
         return parts
     if not await _about_customer(event, seq, customer_id, renderer):
         return []
-    if isinstance(event, MessageCreated | MessageDeliveryChanged):
-        # A delivery change redraws the message in place (sent, or failed and why).
+    if isinstance(event, MessageCreated | MessageDeliveryChanged | MessageMoved):
+        # A delivery change or a move redraws the message in place (sent, or
+        # failed and why; here or in another conversation now).
         entry = await renderer.entry(seq, event.message_id)
         if entry is not None:
             highlight = (
@@ -161,7 +163,9 @@ async def _customer_updates(
 
 
 async def _about_customer(event: EventBase, seq: int, customer_id: int, renderer: Renderer) -> bool:
-    if isinstance(event, ConversationCreated | MessageCreated | MessageDeliveryChanged):
+    if isinstance(
+        event, ConversationCreated | MessageCreated | MessageDeliveryChanged | MessageMoved
+    ):
         return event.customer_id == customer_id
     if isinstance(event, ConversationAssigned | ConversationStatusChanged):
         # These don't name the customer: read the conversation (once per event).

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from inbox.models import Agent, Customer, Inbox, Message
+from inbox.models import Agent, Customer, Direction, EmailDetails, Inbox, Message
 from inbox.queries import TimelineEntry
 
 
@@ -30,4 +30,9 @@ async def timeline_entry(db: AsyncSession, message_id: int) -> TimelineEntry | N
     else:
         customer = await db.get(Customer, message.customer_id)
         sender_name = customer.display_name if customer else f"Customer #{message.customer_id}"
-    return TimelineEntry(message, inbox.name, inbox.channel.value, sender_name)
+    threaded_by = None
+    if message.direction is Direction.INBOUND:
+        threaded_by = await db.scalar(
+            select(EmailDetails.threaded_by).where(EmailDetails.message_id == message.id)
+        )
+    return TimelineEntry(message, inbox.name, inbox.channel.value, sender_name, threaded_by)

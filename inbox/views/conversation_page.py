@@ -141,6 +141,8 @@ class TimelineItem:
     # "current" on the conversation being viewed, "other" for the customer's
     # other conversations there, "" where no conversation is in focus.
     highlight: str
+    # An inbound email's threading rule, in words ("" for anything else).
+    threaded_by: str = ""
 
     @property
     def is_note(self) -> bool:
@@ -149,6 +151,16 @@ class TimelineItem:
     @property
     def is_outbound(self) -> bool:
         return self.message.direction is Direction.OUTBOUND
+
+
+# Shown on an inbound email, so an agent can tell why it is in this conversation.
+THREAD_RULE_LABELS = {
+    "reply_token": "Threaded by our reply token",
+    "in_reply_to": "Threaded by In-Reply-To",
+    "references": "Threaded by References",
+    "new": "Started a new conversation",
+    "moved": "Moved by an agent",
+}
 
 
 def timeline_item(
@@ -171,6 +183,7 @@ def timeline_item(
         attachments=m.attachments if attachments is None else attachments,
         when=moment(m.created_at, utcnow()),
         highlight=highlight,
+        threaded_by=THREAD_RULE_LABELS.get(entry.threaded_by or "", ""),
     )
 
 

@@ -13,6 +13,7 @@ from inbox.views import (
     customer_page,
     direct_messages_page,
     inbox_list,
+    message_moves,
     notifications_page,
 )
 
@@ -26,4 +27,5 @@ routes: list[BaseRoute] = [
     *board_page.routes,
     *admin_inboxes.routes,
     *admin_quarantine.routes,
+    *message_moves.routes,
 ]
