@@ -1,10 +1,12 @@
-"""The `inbox` command: serve, worker, migrate, create-agent, demo."""
+"""The `inbox` command: serve, worker, migrate, create-agent, demo, backfill-email."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
+from datetime import datetime
+from typing import Any
 
 import click
 
@@ -146,6 +148,66 @@ def demo(conversations: int) -> None:
         asyncio.run(load_demo(settings, conversations=conversations))
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command("backfill-email")
+@click.argument("inbox_id", type=click.IntRange(min=1))
+@click.option(
+    "--since",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Import mail that arrived on or after this day (YYYY-MM-DD).",
+)
+@click.option("--folder", default=None, help="An IMAP folder other than the inbox's own.")
+def backfill_email(inbox_id: int, since: datetime, folder: str | None) -> None:
+    """Import an email inbox's history since a date (safe to run again: nothing twice)."""
+    from inbox.channels.email.connector import EmailConnector
+    from inbox.channels.email.imap_sync import ImapError
+    from inbox.errors import InboxError
+    from inbox.models import ChannelKind, Inbox
+    from inbox.runtime import create_runtime
+
+    settings = load_settings()
+
+    async def run() -> tuple[int, int]:
+        rt = create_runtime(settings)
+        try:
+            async with rt.read_sessions() as db:
+                inbox = await db.get(Inbox, inbox_id)
+            if inbox is None or inbox.channel is not ChannelKind.EMAIL:
+                raise click.ClickException(f"there is no email inbox {inbox_id}")
+            connector = EmailConnector(rt, inbox)
+            bar: Any = None
+            seen = 0
+
+            def started(total: int) -> None:
+                nonlocal bar
+                click.echo(f"{total} messages since {since:%Y-%m-%d}", err=True)
+                bar = click.progressbar(length=total, label="Importing", file=sys.stderr)
+                bar.__enter__()
+
+            def advanced(count: int) -> None:
+                nonlocal seen
+                seen += count
+                if bar is not None:
+                    bar.update(count)
+
+            try:
+                stored = await connector.backfill(
+                    since.date(), folder=folder, on_total=started, on_progress=advanced
+                )
+            finally:
+                if bar is not None:
+                    bar.__exit__(None, None, None)
+            return seen, stored
+        finally:
+            await rt.close()
+
+    try:
+        seen, stored = asyncio.run(run())
+    except (InboxError, ImapError) as exc:
+        raise click.ClickException(getattr(exc, "message", None) or str(exc)) from exc
+    click.echo(f"imported {stored} new of {seen} messages (the rest were there already or held)")
 
 
 if __name__ == "__main__":  # pragma: no cover

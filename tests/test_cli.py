@@ -88,3 +88,13 @@ def test_worker_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
         finally:
             proc.kill()
             proc.wait()
+
+
+def test_backfill_email_says_what_is_wrong_in_plain_words(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = _env(tmp_path)
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    missing = runner.invoke(main, ["backfill-email", "99", "--since", "2026-01-01"], env=env)
+    assert missing.exit_code == 1 and "there is no email inbox 99" in missing.output
+    bad_day = runner.invoke(main, ["backfill-email", "1", "--since", "yesterday"], env=env)
+    assert bad_day.exit_code == 2 and "does not match the format '%Y-%m-%d'" in bad_day.output

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
+from datetime import date
 
 import pytest
 from imapclient import IMAPClient
@@ -151,3 +152,20 @@ async def test_an_inbox_without_settings_says_so_on_its_health(rt: Runtime, worl
         state = await sync_state(db, inbox.id, "INBOX")
     assert state is not None and state.last_error is not None
     assert "no server settings" in state.last_error
+
+
+async def test_backfill_imports_history_since_a_day_with_progress_and_never_twice(
+    rt: Runtime, world: World, dovecot: DovecotServer
+) -> None:
+    mailbox = Mailbox(dovecot)
+    mailbox.deliver(mail(31), mail(32), mail(33))
+    connector = await connector_for(rt, world, mailbox)
+    totals: list[int] = []
+    steps: list[int] = []
+    stored = await connector.backfill(
+        date(2000, 1, 1), on_total=totals.append, on_progress=steps.append
+    )
+    assert (stored, totals, sum(steps)) == (3, [3], 3)
+    assert await connector.backfill(date(2000, 1, 1)) == 0  # already there
+    assert await connector.sync_now() == 0  # and the live sync agrees
+    assert await connector.backfill(date(2999, 1, 1)) == 0  # nothing that recent

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from inbox.actions.mail import (
@@ -40,7 +41,7 @@ from inbox.channels.email.settings import (
     smtp_settings,
 )
 from inbox.channels.ingest import ingest
-from inbox.errors import InboxError
+from inbox.errors import BadRequest, InboxError
 from inbox.models import Inbox
 from inbox.runtime import Runtime
 
@@ -81,13 +82,13 @@ class EmailConnector:
 
     # -- receiving --------------------------------------------------------
 
-    def _imap(self, config: EmailConfig) -> MailboxSync:
+    def _imap(self, config: EmailConfig, folder: str | None = None) -> MailboxSync:
         settings = ImapSettings(
             host=config.imap.host,
             port=config.imap.port,
             username=imap_username(config),
             password=str(self._secrets.get("imap_password", "")),
-            folder=config.folder,
+            folder=folder or config.folder,
             security=config.imap.security,
         )
         return MailboxSync(settings, max_message_bytes=config.max_message_mb * 2**20)
@@ -135,7 +136,7 @@ class EmailConnector:
         batches = sync.batches(state)
         stored = 0
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
-            stored += await self._take_batch(sync, batch, config)
+            stored += await self._take_batch(sync, batch, config, config.folder)
             # Only now, with every message of the batch committed (or held).
             await do_save_checkpoint(
                 self._rt,
@@ -148,10 +149,12 @@ class EmailConnector:
             )
         return stored
 
-    async def _take_batch(self, sync: MailboxSync, batch: Batch, config: EmailConfig) -> int:
+    async def _take_batch(
+        self, sync: MailboxSync, batch: Batch, config: EmailConfig, folder: str
+    ) -> int:
         stored = 0
         for mail in batch.mails:
-            stored += await self._take(config, mail.uid, mail.raw, mail.internal_date)
+            stored += await self._take(config, folder, mail.uid, mail.raw, mail.internal_date)
         for uid, size in batch.oversized:
             # Fetched alone, so the batch stays small; kept, never dropped.
             big = await asyncio.to_thread(sync.fetch_one, uid, uidvalidity=batch.state.uidvalidity)
@@ -159,11 +162,16 @@ class EmailConnector:
                 continue  # deleted on the server since: nothing to keep
             sha256 = await asyncio.to_thread(self._blobs.put, big.raw)
             limit = f"larger than the {config.max_message_mb} MB limit ({size} bytes)"
-            await self._quarantine(config, uid, sha256, size, limit)
+            await self._quarantine(folder, uid, sha256, size, limit)
         return stored
 
     async def _take(
-        self, config: EmailConfig, uid: int, raw: bytes, internal_date: datetime | None
+        self,
+        config: EmailConfig,
+        folder: str,
+        uid: int,
+        raw: bytes,
+        internal_date: datetime | None,
     ) -> int:
         result = await asyncio.to_thread(
             to_inbound,
@@ -175,29 +183,62 @@ class EmailConnector:
             received_at=internal_date,
         )
         if isinstance(result, Rejected):
-            await self._quarantine(config, uid, result.raw_sha256, result.size, result.reason)
+            await self._quarantine(folder, uid, result.raw_sha256, result.size, result.reason)
             return 0
         try:
             received = await ingest(self._rt, result)
         except InboxError as exc:
             sha = result.email.raw_sha256 if result.email else None
-            await self._quarantine(config, uid, sha, len(raw), exc.message)
+            await self._quarantine(folder, uid, sha, len(raw), exc.message)
             return 0
         return 1 if received.created else 0
 
     async def _quarantine(
-        self, config: EmailConfig, uid: int, sha256: str | None, size: int, reason: str
+        self, folder: str, uid: int, sha256: str | None, size: int, reason: str
     ) -> None:
         log.warning("email inbox %s: UID %s quarantined: %s", self.inbox_id, uid, reason)
         await do_quarantine_mail(
             self._rt,
             self.inbox_id,
-            folder=config.folder,
+            folder=folder,
             uid=uid,
             raw_sha256=sha256,
             size=size,
             error=reason,
         )
+
+    # -- importing history ------------------------------------------------
+
+    async def backfill(
+        self,
+        since: date,
+        *,
+        folder: str | None = None,
+        on_total: Callable[[int], None] | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Import the mail that arrived since `since`; returns how many messages were new.
+
+        Leaves the live sync's checkpoint alone: ingest skips what is stored
+        already, so running it again, or over mail the live sync took, is safe.
+        """
+        config = self._config
+        if config is None:
+            raise BadRequest("this email inbox has no server settings yet")
+        folder = folder or config.folder
+        sync = self._imap(config, folder)
+        stored = 0
+        try:
+            total, batches = await asyncio.to_thread(sync.history, since)
+            if on_total:
+                on_total(total)
+            while (batch := await asyncio.to_thread(next, batches, None)) is not None:
+                stored += await self._take_batch(sync, batch, config, folder)
+                if on_progress:
+                    on_progress(len(batch.mails) + len(batch.oversized))
+        finally:
+            await asyncio.to_thread(sync.close)
+        return stored
 
     # -- sending ----------------------------------------------------------
 

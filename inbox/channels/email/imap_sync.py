@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Literal
 
@@ -256,6 +256,30 @@ class MailboxSync:
                 reset=reset and i == 0,
             )
         self._synced = (uidvalidity, max(uidnext or 0, uids[-1] + 1))
+
+    def history(self, since: date) -> tuple[int, Iterator[Batch]]:
+        """Mail that arrived on or after `since` (SEARCH SINCE, by INTERNALDATE), in batches.
+
+        For importing history (a backfill): no checkpoint is read or implied,
+        so the returned states only say how far the import got. Returns how
+        many messages there are, then their batches.
+        """
+        uidvalidity, _, _ = self._examine()
+        with self._errors("search"):
+            uids = sorted(self._client.search(["SINCE", since]))
+        if not uids:
+            return 0, iter(())
+        meta = self._sizes_and_dates(uids)
+
+        def batches() -> Iterator[Batch]:
+            for chunk in self._plan(uids, meta):
+                yield Batch(
+                    mails=tuple(self._bodies(chunk.uids, meta)),
+                    state=MailboxState(uidvalidity, chunk.last_uid, None),
+                    oversized=tuple(chunk.oversized),
+                )
+
+        return len(uids), batches()
 
     def fetch_one(self, uid: int, *, uidvalidity: int | None = None) -> FetchedMail | None:
         """One message by UID, whatever its size; None when it no longer exists
