@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import select
+
 from inbox.blobs import BlobStore
 from inbox.channels.base import InboundMessage
 from inbox.channels.email.normalise import Rejected, to_inbound
+from inbox.channels.ingest import ingest
+from inbox.models import Direction, EmailDetails, OutboundEmail
+from inbox.runtime import Runtime
+from tests.conftest import World
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email"
 SECRET = "fixture-secret"  # the fixtures' reply tokens were made with it
@@ -57,3 +63,33 @@ def test_without_a_message_id_the_bytes_identify_it(tmp_path: Path) -> None:
     inbound = to_inbound(7, raw, blobs=BlobStore(tmp_path), secret=SECRET, max_bytes=LIMIT)
     assert isinstance(inbound, InboundMessage) and inbound.email is not None
     assert inbound.external_id == f"sha256:{inbound.email.raw_sha256}"
+
+
+async def test_an_out_of_office_is_stored_marked_and_never_answered(
+    rt: Runtime, world: World
+) -> None:
+    raw = (FIXTURES / "out_of_office.eml").read_bytes()
+    inbound = to_inbound(world.email_inbox.id, raw, blobs=rt.blobs, secret=SECRET, max_bytes=LIMIT)
+    assert isinstance(inbound, InboundMessage)
+    received = await ingest(rt, inbound)
+    async with rt.read_sessions() as db:
+        kept = await db.get(EmailDetails, received.message.id)
+        queued = (await db.scalars(select(OutboundEmail))).all()
+    assert kept is not None and kept.auto_kind == "auto_reply"
+    # Nothing answers it on its own: no loop can start with an auto-responder.
+    assert queued == []
+
+
+async def test_mail_from_an_agents_address_is_still_the_customers_message(
+    rt: Runtime, world: World
+) -> None:
+    # Anyone can write From: an agent's address; without our token it is
+    # taken as what it is: inbound mail, never a reply by that agent.
+    raw = (
+        b"From: Ana <ana@example.test>\r\nSubject: Re: x\r\nMessage-ID: <fake@x.test>\r\n\r\nok\r\n"
+    )
+    inbound = to_inbound(world.email_inbox.id, raw, blobs=rt.blobs, secret=SECRET, max_bytes=LIMIT)
+    assert isinstance(inbound, InboundMessage)
+    received = await ingest(rt, inbound)
+    assert received.message.direction is Direction.INBOUND
+    assert received.message.sender_agent_id is None
