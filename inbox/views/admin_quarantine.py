@@ -15,6 +15,7 @@ from inbox.actions.quarantine import do_dismiss_quarantined, do_reprocess_quaran
 from inbox.errors import NotFound
 from inbox.models import QuarantinedMail
 from inbox.views.admin_inboxes import admin, email_inbox, settings_page
+from inbox.views.attachments import ATTACHMENT_CSP, OCTET_STREAM, content_disposition
 from inbox.views.ids import path_id
 from inbox.views.requests import runtime
 
@@ -56,13 +57,16 @@ async def raw(request: Request) -> Response:
     blobs = runtime(request).blobs
     if held.raw_sha256 is None or not blobs.exists(held.raw_sha256):
         raise NotFound("this held email's raw bytes were not kept")
+    name = f"held-{held.id}.eml"
     return FileResponse(
         blobs.path(held.raw_sha256),
-        media_type="application/octet-stream",
-        filename=f"held-{held.id}.eml",
+        media_type=OCTET_STREAM,
         headers={
+            # The same inert headers as any attachment; never cached.
+            "Content-Disposition": content_disposition("attachment", name, name),
             "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Content-Security-Policy": ATTACHMENT_CSP,
+            "Cross-Origin-Resource-Policy": "same-origin",
             "Cache-Control": "private, no-store",
         },
     )

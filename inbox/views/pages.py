@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from inbox.views import (
     admin_inboxes,
     admin_quarantine,
+    attachments,
     board_page,
     conversation_actions,
     conversation_page,
@@ -28,4 +29,5 @@ routes: list[BaseRoute] = [
     *admin_inboxes.routes,
     *admin_quarantine.routes,
     *message_moves.routes,
+    *attachments.routes,
 ]
