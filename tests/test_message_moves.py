@@ -106,3 +106,9 @@ async def test_a_colleague_sees_the_move_live(rt: Runtime, world: World, app: St
             pass
     # No longer this page's conversation: offered back with "Move here".
     assert "Moved by an agent" in batch and f"/messages/{stray.message.id}/move" in batch
+
+
+async def test_a_conversations_only_message_is_not_split_off(rt: Runtime, world: World) -> None:
+    alone = await ingest(rt, email(world.email_inbox.id, "<w1@mail.test>"))
+    with pytest.raises(BadRequest, match="only message"):
+        await do_move_message(rt, world.ana, alone.message.id, None)

@@ -8,7 +8,7 @@ say it was moved by an agent.
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from inbox.access import get_visible_conversation, inbox_audience
 from inbox.errors import BadRequest, NotFound
@@ -41,6 +41,13 @@ async def do_move_message(
             raise BadRequest("only a customer's message can be moved; replies and notes stay")
         audience = await inbox_audience(tx.session, source.inbox_id)
         if to_conversation_id is None:
+            others = await tx.session.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(Message.conversation_id == source.id, Message.id != message.id)
+            )
+            if not others:
+                raise BadRequest("it is the conversation's only message: nothing to split from")
             target = Conversation(
                 customer_id=message.customer_id,
                 inbox_id=source.inbox_id,
