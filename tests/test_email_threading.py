@@ -11,7 +11,15 @@ from sqlalchemy import func, select
 from inbox.actions.conversations import do_set_status
 from inbox.channels.base import InboundEmail, InboundMessage
 from inbox.channels.ingest import ingest
-from inbox.models import Conversation, Customer, EmailDetails, Status, ThreadRule
+from inbox.models import (
+    Attachment,
+    Conversation,
+    Customer,
+    EmailDetails,
+    Message,
+    Status,
+    ThreadRule,
+)
 from inbox.profiles.identities import ref
 from inbox.runtime import Runtime
 from tests.conftest import World
@@ -149,3 +157,24 @@ async def test_a_redelivered_email_is_stored_once(rt: Runtime, world: World) -> 
     first = await ingest(rt, email(inbox, "<g1@mail.test>"))
     again = await ingest(rt, email(inbox, "<g1@mail.test>"))
     assert again.message.id == first.message.id and not again.created
+
+
+async def test_nul_bytes_anywhere_are_dropped_not_refused(rt: Runtime, world: World) -> None:
+    # PostgreSQL refuses NUL in text; SQLite would keep it. Either way: gone.
+    from dataclasses import replace
+
+    from inbox.channels.base import InboundAttachment
+
+    message = replace(
+        email(world.email_inbox.id, "<z1@mail.test>", text="he\x00llo"),
+        sender_name="Ma\x00ria",
+        attachments=(InboundAttachment("in\x00voice.pdf", "application/pdf\x00", 3, "ab" * 32),),
+    )
+    received = await ingest(rt, message)
+    async with rt.read_sessions() as db:
+        stored = await db.get(Message, received.message.id)
+        customer = await db.get(Customer, received.message.customer_id)
+        attachment = await db.scalar(select(Attachment))
+    assert stored is not None and stored.text == "hello"
+    assert customer is not None and customer.name == "Maria"
+    assert attachment is not None and attachment.filename == "invoice.pdf"

@@ -89,12 +89,17 @@ async def _find_existing(session: AsyncSession, inbound: InboundMessage) -> Mess
     )
 
 
+def _text(value: str) -> str:
+    # PostgreSQL refuses NUL in text, whatever a sender put there.
+    return value.replace("\x00", "")
+
+
 def _email_details(message_id: int, email: InboundEmail, rule: ThreadRule) -> EmailDetails:
     return EmailDetails(
         message_id=message_id,
         raw_sha256=email.raw_sha256,
         raw_size=email.raw_size,
-        quoted_text=email.quoted_text.replace("\x00", ""),
+        quoted_text=_text(email.quoted_text),
         threaded_by=rule.value,
         from_address=email.from_address,
         headers={
@@ -111,11 +116,11 @@ async def _sender_customer(session: AsyncSession, inbound: InboundMessage) -> Cu
     holders = await identity_holders(session, inbound.identities)
     customer = await find_customer(session, inbound.identities, holders)
     if customer is None:
-        customer = Customer(name=inbound.sender_name.strip()[:200])
+        customer = Customer(name=_text(inbound.sender_name).strip()[:200])
         session.add(customer)
         await session.flush()
-    elif not customer.name and inbound.sender_name.strip():
-        customer.name = inbound.sender_name.strip()[:200]
+    elif not customer.name and _text(inbound.sender_name).strip():
+        customer.name = _text(inbound.sender_name).strip()[:200]
     await attach_free_identities(session, customer, inbound.identities, holders)
     return customer
 
@@ -155,7 +160,7 @@ async def _store_inbound(tx: Transaction, inbound: InboundMessage) -> Message:
     # The channel's own timestamp orders the timeline, so backfilled history
     # lands where it happened rather than at import time.
     now = message_time(inbound.received_at)
-    text = inbound.text.replace("\x00", "")
+    text = _text(inbound.text)
     if conv is None:
         conv = Conversation(
             customer_id=customer.id,
@@ -190,8 +195,8 @@ async def _store_inbound(tx: Transaction, inbound: InboundMessage) -> Message:
     session.add_all(
         Attachment(
             message_id=message.id,
-            filename=a.filename[:255],
-            content_type=a.content_type[:255],
+            filename=_text(a.filename)[:255],
+            content_type=_text(a.content_type)[:255],
             size=a.size,
             sha256=a.sha256,
         )
