@@ -46,7 +46,7 @@ from inbox.realtime.presence_updates import presence_updates
 from inbox.realtime.render import Renderer, seq_marker
 from inbox.realtime.socket_loop import SocketClosed, serve_feed
 from inbox.realtime.socket_presence import SocketPresence, whereabouts
-from inbox.realtime.sockets import CLOSE_BAD_REQUEST, authenticate, credential_of, parse_since
+from inbox.realtime.sockets import CLOSE_BAD_REQUEST, open_socket
 from inbox.runtime import Runtime
 from inbox.views.requests import runtime
 
@@ -65,13 +65,10 @@ def renderer_for(conn: HTTPConnection) -> Renderer:
 
 
 async def browser_socket(ws: WebSocket) -> None:
-    agent = await authenticate(ws)
-    if agent is None:
+    opened = await open_socket(ws)
+    if opened is None:
         return
-    since = parse_since(ws)
-    if isinstance(since, str):
-        await ws.close(CLOSE_BAD_REQUEST, since)
-        return
+    agent = opened.agent
     rt = runtime(ws)
     try:
         viewer, presence = await _open_viewer(rt, agent, ws)
@@ -98,7 +95,7 @@ async def browser_socket(ws: WebSocket) -> None:
     async with open_feed(
         rt,
         agent.id,
-        credential=credential_of(ws, agent),
+        credential=opened.credential,
         presence=True,
         availability=board,
     ) as feed:
@@ -107,7 +104,7 @@ async def browser_socket(ws: WebSocket) -> None:
             await serve_feed(
                 ws,
                 feed,
-                since,
+                opened.since,
                 agent_id=agent.id,
                 send_item=send_item,
                 send_idle=send_idle,

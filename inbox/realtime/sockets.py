@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket
@@ -64,3 +65,27 @@ def parse_since(ws: WebSocket) -> int | str | None:
     if not raw.isdigit() or len(raw) > 18:
         return "since must be a non-negative integer sequence number"
     return int(raw)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A socket that passed every check on connect."""
+
+    agent: Agent
+    since: int | None
+    credential: Credential
+
+
+async def open_socket(ws: WebSocket) -> Opened | None:
+    """Origin, sign-in and `since`, as both sockets check them on connect.
+
+    None when the socket was closed with the reason (see the close codes).
+    """
+    agent = await authenticate(ws)
+    if agent is None:
+        return None
+    since = parse_since(ws)
+    if isinstance(since, str):
+        await ws.close(CLOSE_BAD_REQUEST, since)
+        return None
+    return Opened(agent, since, credential_of(ws, agent))

@@ -18,7 +18,7 @@ from inbox.events import Published
 from inbox.realtime.feed import Resync, open_feed
 from inbox.realtime.presence import PresenceChange
 from inbox.realtime.socket_loop import serve_feed
-from inbox.realtime.sockets import CLOSE_BAD_REQUEST, authenticate, credential_of, parse_since
+from inbox.realtime.sockets import open_socket
 from inbox.views.requests import runtime
 
 
@@ -34,12 +34,8 @@ def frame_text(item: Published | Resync) -> str:
 
 
 async def stream(ws: WebSocket) -> None:
-    agent = await authenticate(ws)
-    if agent is None:
-        return
-    since = parse_since(ws)
-    if isinstance(since, str):
-        await ws.close(CLOSE_BAD_REQUEST, since)
+    opened = await open_socket(ws)
+    if opened is None:
         return
 
     async def send_item(item: Published | Resync | PresenceChange) -> None:
@@ -49,7 +45,8 @@ async def stream(ws: WebSocket) -> None:
     async def send_idle(seq: int) -> None:
         await ws.send_text(json.dumps({"seq": seq, "type": "heartbeat"}))
 
-    async with open_feed(runtime(ws), agent.id, credential=credential_of(ws, agent)) as feed:
+    agent = opened.agent
+    async with open_feed(runtime(ws), agent.id, credential=opened.credential) as feed:
         await serve_feed(
-            ws, feed, since, agent_id=agent.id, send_item=send_item, send_idle=send_idle
+            ws, feed, opened.since, agent_id=agent.id, send_item=send_item, send_idle=send_idle
         )
