@@ -4,8 +4,10 @@ Each figure gets a database of its own, migrated by the real migrations, with
 an admin, a team and the email inbox created by the real actions, exactly as
 `tests/test_email_worker.py` sets one up. The runtime joins the hub, as
 `inbox worker` does, so events are written and published as in production.
-`EmailConnector.sync_now()` then takes the whole folder in: fetch, parse,
-blobs, threading, one transaction per message, a checkpoint per batch.
+`EmailConnector.sync_now()` then takes the whole folder in, batch by batch:
+while one batch is stored (one transaction, then a checkpoint), the next is
+fetched and parsed in the parse pool's worker processes, whose CPU is counted
+with the app's.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from bench.realtime_seed import ensure_database, reset_postgres
 from inbox.actions.agents import do_create_agent, do_create_team
 from inbox.actions.inboxes import do_create_email_inbox
 from inbox.channels.email import connector as connector_module
-from inbox.channels.email import normalise as normalise_module
+from inbox.channels.email import parse_pool
 from inbox.channels.email.connector import EmailConnector
 from inbox.channels.email.imap_sync import ImapSettings, MailboxSync
 from inbox.channels.email.settings import EmailConfig, EmailSecrets, email_config
@@ -209,8 +211,13 @@ def _halves(points: list[tuple[float, int]], stored: int, elapsed: float) -> dic
 async def sync_all(
     app: App, expected: int, dovecot_pid: int, pg_database: str | None
 ) -> dict[str, Any]:
-    """`EmailConnector.sync_now()` over the whole folder, timed, with the CPU it cost."""
+    """`EmailConnector.sync_now()` over the whole folder, timed, with the CPU it cost.
+
+    The app's CPU is this process's and its parse workers'. The first figure
+    of a run also pays for starting the pool, as a worker's first sync does.
+    """
     db_clock = DatabaseBackendsClock(pg_database) if pg_database else None
+    pool = PoolClock()
     cpu0, dove0, busy0 = process_cpu(), dovecot_cpu(dovecot_pid), machine_busy()
     db0 = db_clock() if db_clock else 0.0
     started = time.perf_counter()
@@ -223,8 +230,10 @@ async def sync_all(
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
     elapsed = time.perf_counter() - started
+    workers = pool.seconds()
     await asyncio.sleep(0.3)  # the session's imap process exits at LOGOUT: let it be reaped
-    cpu = process_cpu() - cpu0
+    main = process_cpu() - cpu0
+    cpu = main + workers
     dove = dovecot_cpu(dovecot_pid) - dove0
     db = (db_clock() - db0) if db_clock else None
     busy = machine_busy() - busy0
@@ -240,6 +249,9 @@ async def sync_all(
         "per_second": round(stored / elapsed, 1),
         "app_cpu_ms_per_message": round(1000 * cpu / max(stored, 1), 3),
         "app_cpu_cores": round(cpu / elapsed, 2),
+        "main_cpu_ms_per_message": round(1000 * main / max(stored, 1), 3),
+        "workers_cpu_ms_per_message": round(1000 * workers / max(stored, 1), 3),
+        "parse_workers": len(pool.workers),
         "dovecot_cpu_ms_per_message": round(1000 * dove / max(stored, 1), 3),
         "database_cpu_ms_per_message": None if db is None else round(1000 * db / max(stored, 1), 3),
         "others_cpu_cores": round(max(others, 0.0) / elapsed, 2),
@@ -337,23 +349,104 @@ async def polls(app: App, count: int) -> dict[str, Any]:
     }
 
 
-# -- where the time goes ----------------------------------------------------
+# -- the parse workers' CPU ---------------------------------------------------
 
-IMAP_STEP = "IMAP: EXAMINE, SEARCH, size and body FETCHes (in a thread)"
-PARSE_STEP = "to_inbound: blobs, parse, sender (in a thread)"
-PARSE_EMAIL = "  of which parse_email"
-BLOBS = "  of which blob writes (2 fsyncs each)"
-INGEST_STEP = "ingest: one transaction per message"
-CHECKPOINT_STEP = "checkpoint per batch"
-STEPS = (IMAP_STEP, PARSE_STEP, PARSE_EMAIL, BLOBS, INGEST_STEP, CHECKPOINT_STEP)
+
+def _pid_cpu(pid: int) -> float | None:
+    """Seconds of CPU one live process used (user + system), or None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class PoolClock:
+    """CPU seconds of the parse pool's worker processes (inbox.channels.email.parse_pool).
+
+    They parse in processes of their own, so this process's os.times() misses
+    them: each is read from /proc while it lives (the pool outlives a sync).
+    A worker started during the measurement (the first big batch starts the
+    pool) counts from zero; one that exits during it (only if the pool breaks)
+    loses what it used since it was last read.
+    """
+
+    def __init__(self) -> None:
+        self.start = self._read()
+        self.workers: set[int] = set()
+
+    @staticmethod
+    def _read() -> dict[int, float]:
+        pool = parse_pool._pool
+        pids = list(getattr(pool, "_processes", None) or {}) if pool is not None else []
+        return {pid: cpu for pid in pids if (cpu := _pid_cpu(pid)) is not None}
+
+    def seconds(self) -> float:
+        now = self._read()
+        self.workers |= now.keys()
+        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in now.items())
+
+
+# -- where the time goes ----------------------------------------------------
+#
+# The connector pipelines its batches (EmailConnector._take_all): while `_store`
+# writes batch k, the `ahead` task (`_fetch`) pulls batch k+1 from the server
+# and parses it in the worker pool. Two sides run at once, so their steps
+# overlap: each side's rows, plus what runs outside the pipeline, add up to
+# the wall time; the two sides together don't.
+
+STORE_SIDE, FETCH_SIDE, OUTSIDE = "store", "fetch", "outside"
+
+WAIT_STEP = "waiting for the next parsed batch (`await ahead`)"
+FIRST_WAIT = "of which the first batch (nothing to overlap with yet)"
+STORE_STEP = "`_store`: held messages, then `ingest_batch`"
+INGEST_STEP = "of which `ingest_batch`: one transaction per batch"
+CHECKPOINT_STEP = "checkpoint per batch (`do_save_checkpoint`)"
+IMAP_STEP = "IMAP: EXAMINE, SEARCH, size and body FETCHes (`next(batches)` in a thread)"
+PARSE_STEP = "`normalise_batch`: parse in the worker pool, then make the blobs durable"
+BLOB_SYNC_STEP = "of which `BlobStore.sync` (the batch's fsyncs, side by side, in threads)"
+FETCH_OTHER = "rest of `_fetch` (oversized messages, hand-offs)"
+FETCH_IDLE = "idle: the next batch parsed, the store not done with the last"
+OUTSIDE_STEP = "outside the pipeline: checkpoint read, connect, LOGOUT"
+
+# (label, side, depth): a row at depth 1 is part of the row above it.
+STEPS: tuple[tuple[str, str, int], ...] = (
+    (WAIT_STEP, STORE_SIDE, 0),
+    (FIRST_WAIT, STORE_SIDE, 1),
+    (STORE_STEP, STORE_SIDE, 0),
+    (INGEST_STEP, STORE_SIDE, 1),
+    (CHECKPOINT_STEP, STORE_SIDE, 0),
+    (IMAP_STEP, FETCH_SIDE, 0),
+    (PARSE_STEP, FETCH_SIDE, 0),
+    (BLOB_SYNC_STEP, FETCH_SIDE, 1),
+    (FETCH_OTHER, FETCH_SIDE, 0),
+    (FETCH_IDLE, FETCH_SIDE, 0),
+    (OUTSIDE_STEP, OUTSIDE, 0),
+)
+
+# Timed directly, the rows above derived from them.
+_TAKE_ALL, _FETCH = "_take_all", "_fetch"
 
 
 class _Clock:
-    """Wall time spent inside wrapped functions, by label (the connector runs them one by one)."""
+    """Wall time spent inside wrapped functions, by label, and when each label first ran.
+
+    Calls of one label never overlap (the pipeline is one batch deep), so
+    their sum is a time on one side of it.
+    """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
+        self.first_started: dict[str, float] = {}
+        self.first_seconds: dict[str, float] = {}
+
+    def _add(self, label: str, started: float) -> None:
+        took = time.perf_counter() - started
+        self.seconds[label] += took
+        self.calls[label] += 1
+        self.first_started.setdefault(label, started)
+        self.first_seconds.setdefault(label, took)
 
     def wrap_sync(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -362,8 +455,7 @@ class _Clock:
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.seconds[label] += time.perf_counter() - t
-                self.calls[label] += 1
+                self._add(label, t)
 
         return timed
 
@@ -374,8 +466,7 @@ class _Clock:
             try:
                 return await fn(*args, **kwargs)
             finally:
-                self.seconds[label] += time.perf_counter() - t
-                self.calls[label] += 1
+                self._add(label, t)
 
         return timed
 
@@ -384,8 +475,11 @@ class _Clock:
 def instrumented(clock: _Clock) -> Iterator[None]:
     """Time the connector's steps by wrapping the names it calls; everything restored after.
 
-    Only this process's module attributes change, for this phase only: the
-    app's code is untouched.
+    Only this process's module and class attributes change, for this phase
+    only: the app's code is untouched. What runs in the parse pool's worker
+    processes (`to_inbound`, `parse_email`, the blob writes) can't be timed
+    this way: `normalise_batch` is, from the outside, and the workers' CPU is
+    read from /proc (PoolClock).
     """
     from inbox import blobs as blobs_module
 
@@ -407,30 +501,72 @@ def instrumented(clock: _Clock) -> Iterator[None]:
                 except StopIteration:
                     return
                 finally:
-                    clock.seconds[IMAP_STEP] += time.perf_counter() - t
+                    clock._add(IMAP_STEP, t)
                 yield batch
 
         return batches
 
     patch(MailboxSync, "batches", timed_batches)
-    patch(connector_module, "to_inbound", lambda f: clock.wrap_sync(PARSE_STEP, f))
-    patch(normalise_module, "parse_email", lambda f: clock.wrap_sync(PARSE_EMAIL, f))
-    patch(
-        blobs_module.BlobStore,
-        "put",
-        lambda f: clock.wrap_sync(BLOBS, f),
-    )
-    patch(connector_module, "ingest", lambda f: clock.wrap_async(INGEST_STEP, f))
-    patch(
-        connector_module,
-        "do_save_checkpoint",
-        lambda f: clock.wrap_async(CHECKPOINT_STEP, f),
-    )
+    patch(EmailConnector, "_take_all", lambda f: clock.wrap_async(_TAKE_ALL, f))
+    patch(EmailConnector, "_fetch", lambda f: clock.wrap_async(_FETCH, f))
+    patch(EmailConnector, "_store", lambda f: clock.wrap_async(STORE_STEP, f))
+    patch(connector_module, "normalise_batch", lambda f: clock.wrap_async(PARSE_STEP, f))
+    patch(blobs_module.BlobStore, "sync", lambda f: clock.wrap_sync(BLOB_SYNC_STEP, f))
+    patch(connector_module, "ingest_batch", lambda f: clock.wrap_async(INGEST_STEP, f))
+    patch(connector_module, "do_save_checkpoint", lambda f: clock.wrap_async(CHECKPOINT_STEP, f))
     try:
         yield
     finally:
         for owner, name, old in reversed(patches):
             setattr(owner, name, old)
+
+
+def _pipeline(clock: _Clock, elapsed: float) -> tuple[dict[str, float], dict[str, Any]]:
+    """Seconds per row of STEPS, and how busy each side of the pipeline was."""
+    s = clock.seconds
+    take_all, fetch = s[_TAKE_ALL], s[_FETCH]
+    store, checkpoint = s[STORE_STEP], s[CHECKPOINT_STEP]
+    # The loop in _take_all does three things: await ahead, _store, the checkpoint.
+    waited = max(take_all - store - checkpoint, 0.0)
+    first = (
+        clock.first_started[STORE_STEP] - clock.first_started[_TAKE_ALL]
+        if STORE_STEP in clock.first_started and _TAKE_ALL in clock.first_started
+        else waited
+    )
+    seconds = {
+        WAIT_STEP: waited,
+        FIRST_WAIT: first,
+        STORE_STEP: store,
+        INGEST_STEP: s[INGEST_STEP],
+        CHECKPOINT_STEP: checkpoint,
+        IMAP_STEP: s[IMAP_STEP],
+        PARSE_STEP: s[PARSE_STEP],
+        BLOB_SYNC_STEP: s[BLOB_SYNC_STEP],
+        FETCH_OTHER: max(fetch - s[IMAP_STEP] - s[PARSE_STEP], 0.0),
+        FETCH_IDLE: max(take_all - fetch, 0.0),
+        OUTSIDE_STEP: max(elapsed - take_all, 0.0),
+    }
+    # Once the first batch is in, both sides run at once: the busier one sets the pace.
+    steady = max(take_all - first, 1e-9)
+    store_busy = store + checkpoint
+    fetch_busy = max(fetch - clock.first_seconds.get(_FETCH, 0.0), 0.0)
+    if store_busy >= fetch_busy:
+        bottleneck = "storing"
+    else:
+        bottleneck = "parsing" if s[PARSE_STEP] >= s[IMAP_STEP] else "IMAP"
+    side = {
+        "batches": clock.calls[STORE_STEP],
+        "seconds": round(take_all, 3),
+        "first_batch_seconds": round(first, 3),
+        "steady_seconds": round(steady, 3),
+        # Shares of the steady part, after the first batch.
+        "store_busy_share": round(min(store_busy / steady, 1.0), 3),
+        "store_waited_share": round(min((waited - first) / steady, 1.0), 3),
+        "fetch_busy_share": round(min(fetch_busy / steady, 1.0), 3),
+        "fetch_idle_share": round(min(seconds[FETCH_IDLE] / steady, 1.0), 3),
+        "bottleneck": bottleneck,
+    }
+    return seconds, side
 
 
 async def breakdown(
@@ -447,9 +583,10 @@ async def breakdown(
             str(os.getpid()),
             "--rate",
             "100",
-            # Only the thread holding the GIL: the sync runs on one core, and
-            # this says what keeps it busy (waits and C code that releases the
-            # GIL, like fsync and SQLite's own work, show in the timed steps).
+            # This process only (the parse workers are processes of their own),
+            # and only the thread holding the GIL: what keeps the event loop and
+            # its threads busy. Waits, and C code that releases the GIL (fsync,
+            # SQLite's own work), show in the timed steps instead.
             "--gil",
             "--threads",
             "--format",
@@ -472,6 +609,8 @@ async def breakdown(
     engine = app.rt.engine.sync_engine
     event.listen(engine, "before_cursor_execute", on_statement)
     event.listen(engine, "commit", on_commit)
+    pool = PoolClock()
+    cpu0 = process_cpu()
     started = time.perf_counter()
     try:
         with instrumented(clock):
@@ -480,6 +619,7 @@ async def breakdown(
         event.remove(engine, "before_cursor_execute", on_statement)
         event.remove(engine, "commit", on_commit)
     elapsed = time.perf_counter() - started
+    main_cpu, workers_cpu = process_cpu() - cpu0, pool.seconds()
     if spy is not None:
         spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
         try:
@@ -487,29 +627,35 @@ async def breakdown(
         except TimeoutError:
             spy.kill()
             await spy.wait()
-    # Nested steps ("of which") are inside their parent: counted once.
-    accounted = sum(v for k, v in clock.seconds.items() if not k.startswith("  "))
+    seconds, side = _pipeline(clock, elapsed)
+    n = max(stored, 1)
     steps = {
-        k: {
-            "ms_per_message": round(1000 * clock.seconds[k] / max(stored, 1), 3),
-            "share": round(clock.seconds[k] / elapsed, 3),
-            "calls": clock.calls.get(k, 0),
+        label: {
+            "side": where,
+            "depth": depth,
+            "ms_per_message": round(1000 * seconds[label] / n, 3),
+            "share": round(seconds[label] / elapsed, 3),
+            "calls": clock.calls.get(label, 0),
         }
-        for k in STEPS
+        for label, where, depth in STEPS
     }
-    steps["rest (event loop, thread hand-offs, connect)"] = {
-        "ms_per_message": round(1000 * (elapsed - accounted) / max(stored, 1), 3),
-        "share": round((elapsed - accounted) / elapsed, 3),
-        "calls": 0,
-    }
-    say(f"    instrumented sync: {stored:,} in {elapsed:.1f} s")
+    say(f"    instrumented sync: {stored:,} in {elapsed:.1f} s, {side['bottleneck']} set the pace")
     return {
         "stored": stored,
         "expected": expected,
         "seconds": round(elapsed, 3),
         "per_second": round(stored / elapsed, 1),
         # Everything the engine ran, BEGINs included (the hub's 1 s poll is a rounding error).
-        "sql_statements_per_message": round(statements[0] / max(stored, 1), 2),
-        "commits_per_message": round(commits[0] / max(stored, 1), 2),
+        "sql_statements_per_message": round(statements[0] / n, 2),
+        "commits_per_message": round(commits[0] / n, 3),
+        "cpu": {
+            "parse_workers": len(pool.workers),
+            "main_ms_per_message": round(1000 * main_cpu / n, 3),
+            "workers_ms_per_message": round(1000 * workers_cpu / n, 3),
+            "main_cores": round(main_cpu / elapsed, 2),
+            "workers_cores": round(workers_cpu / elapsed, 2),
+            "cores": round((main_cpu + workers_cpu) / elapsed, 2),
+        },
+        "pipeline": side,
         "steps": steps,
     }

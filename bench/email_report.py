@@ -158,7 +158,8 @@ def render(r: dict[str, Any]) -> str:
         "`--delay-ms MS` (one way), `--per-message-sample N`, `--pg-messages N`, "
         "`--profile-messages N`, `--polls N`, `--idle-messages N`, `--no-idle`, `--seed N`, "
         "`--out PATH`. With py-spy at `/tmp/pyspy/bin/py-spy` or on PATH (`pip install "
-        "--target /tmp/pyspy py-spy`), the instrumented run is also sampled. Logs and the "
+        "--target /tmp/pyspy py-spy`), the instrumented run's main process is also sampled "
+        "(not the parse workers). Logs and the "
         "py-spy profile go to `bench/data/email/` (gitignored); `python -m "
         "bench.email_report bench/results/email-sync.json` renders this page again.",
         "",
@@ -247,42 +248,159 @@ def _in_short(r: dict[str, Any]) -> list[str]:
     lines = ["", "In short:", ""]
     imap = r.get("app_imap", {})
     if "loopback" in imap and "20ms" in imap:
+        alone_lo, alone_slow = imap["loopback"]["per_second"], imap["20ms"]["per_second"]
+        # IMAP alone at least twice the end-to-end rate on the slow link: not what limits it.
+        head = (
+            "The sync is bound by the app's own work, not by IMAP"
+            if alone_slow >= 2 * slow["per_second"]
+            else "IMAP is close to what limits the sync"
+        )
+        ratio = slow["per_second"] / lo["per_second"]
+        links = (
+            "the two links give about the same rate"
+            if abs(ratio - 1) <= 0.15
+            else f"the 20 ms link runs at {100 * ratio:.0f}% of loopback's rate"
+        )
         lines.append(
-            f"- The sync is bound by the app's own work per message, not by IMAP: its "
-            f"MailboxSync alone moves {imap['loopback']['per_second']:,.0f} msg/s at loopback "
-            f"and {imap['20ms']['per_second']:,.0f} at 20 ms RTT, and end to end the two links "
-            f"give the same rate ({lo['per_second']:,.1f} and {slow['per_second']:,.1f} msg/s). "
-            f"The app process used {lo['app_cpu_ms_per_message']:.1f} ms of CPU per message, "
-            f"{lo['app_cpu_cores']} cores while syncing: one core, one message at a time."
+            f"- {head}: its MailboxSync alone moves {alone_lo:,.0f} msg/s at loopback and "
+            f"{alone_slow:,.0f} at 20 ms RTT, and end to end {links} "
+            f"({lo['per_second']:,.1f} and {slow['per_second']:,.1f} msg/s). "
+            + _cpu_used(lo, r["machine"].get("cores"))
         )
     per = r.get("per_message", {}).get("20ms")
     if per:
         need = PER_MESSAGE_TARGET * per["per_second"]
+        ceiling = r["batched"]["20ms"]["per_second"]
+        if slow["per_second"] >= need:
+            tail = "the app is there."
+        elif ceiling >= need:
+            tail = (
+                f"batching takes the link out of the way (the transport ceiling there is "
+                f"{ceiling:,.0f} msg/s): the app's own work is what stands between it and "
+                "the target."
+            )
+        else:
+            tail = f"even the transport ceiling there ({ceiling:,.0f} msg/s) falls short of it."
         lines.append(
             f"- {PER_MESSAGE_TARGET:.0f}x the one-FETCH-per-message rate at 20 ms RTT would be "
             f"{need:,.0f} msg/s, {1000 / need:.2f} ms per message end to end; the app "
-            f"spends {1000 / slow['per_second']:.1f} ms. Batching makes the link irrelevant "
-            "(the transport ceiling there is "
-            f"{r['batched']['20ms']['per_second']:,.0f} msg/s); the per-message work is what "
-            "stands between the app and the target."
+            f"spends {1000 / slow['per_second']:.1f} ms; " + tail
         )
     parse = r.get("parse", {}).get("per_second")
-    steps = b["steps"]
-
-    def ms(name: str) -> float:
-        return float(next(v["ms_per_message"] for k, v in steps.items() if name in k))
-
     if parse:
         need_ms = 1000 / (PARSE_TARGET * parse)
         lines.append(
-            f"- {PARSE_TARGET}x the stdlib parse rate would be {PARSE_TARGET * parse:,.0f} msg/s, "
-            f"{need_ms:.2f} ms per message for everything; the app's `parse_email` alone "
-            f"takes {ms('parse_email'):.1f} ms (the stdlib parse inside it about "
-            f"{1000 / parse:.1f}), the blob writes {ms('blob writes'):.1f} ms and the ingest "
-            f"transaction {ms('ingest'):.1f} ms ({b.get('sql_statements_per_message', '?')} SQL "
-            "statements and one commit per message)."
+            f"- {PARSE_TARGET}x the stdlib parse rate would be {PARSE_TARGET * parse:,.0f} "
+            f"msg/s, {need_ms:.2f} ms per message for everything. " + _costs(r, b, parse)
         )
     return lines
+
+
+def _cores(n: float) -> str:
+    return f"{n:g} core" + ("" if n == 1 else "s")
+
+
+def _cpu_used(a: dict[str, Any], machine_cores: int | None) -> str:
+    """The CPU an end-to-end figure cost, split between the app's processes when known."""
+    of = f" of the machine's {machine_cores}" if machine_cores else ""
+    if "workers_cpu_ms_per_message" not in a:  # results from before the parse pool
+        return (
+            f"The app process used {a['app_cpu_ms_per_message']:.1f} ms of CPU per message, "
+            f"{_cores(a['app_cpu_cores'])}{of} while syncing."
+        )
+    return (
+        f"The app used {a['app_cpu_ms_per_message']:.1f} ms of CPU per message at loopback, "
+        f"{_cores(a['app_cpu_cores'])}{of} while syncing: "
+        f"{a['main_cpu_ms_per_message']:.1f} ms in its main process (event loop, IMAP and "
+        f"SQLite threads), {a['workers_cpu_ms_per_message']:.1f} ms in "
+        f"{_workers(a.get('parse_workers', 0))}."
+    )
+
+
+def _workers(n: int) -> str:
+    if not n:
+        return "no parse worker process (parsing ran in threads)"
+    return f"its {n} parse worker process" + ("" if n == 1 else "es")
+
+
+def _commits(b: dict[str, Any]) -> str:
+    c = b.get("commits_per_message")
+    p = b.get("pipeline")
+    if c is None:
+        return ""
+    if not p or not p.get("batches") or c >= 0.5:
+        return f"{c:g} commits per message"
+    per_batch = c * b["stored"] / p["batches"]
+    return f"{per_batch:.1f} commits per batch of about {b['stored'] / p['batches']:.0f} messages"
+
+
+def _pace(b: dict[str, Any], short: bool = False) -> str:
+    """Which side of the pipeline set the pace, from how busy each was."""
+    p = b["pipeline"]
+    store, fetch = p["store_busy_share"], p["fetch_busy_share"]
+    waited, idle = p["store_waited_share"], p["fetch_idle_share"]
+    said = (
+        f"after the first batch, the store loop was busy {100 * store:.0f}% of the time and "
+        f"waited for a parsed batch {100 * waited:.0f}%; the fetch side was busy "
+        f"{100 * fetch:.0f}% and sat idle, its next batch ready, {100 * idle:.0f}%"
+    )
+    if abs(store - fetch) < 0.1:
+        return f"The two sides were about evenly loaded: {said}."
+    what = {"storing": "Storing", "parsing": "Parsing", "IMAP": "Fetching from the server"}[
+        p["bottleneck"]
+    ]
+    if short:
+        return f"{what} set the pace: {said} (see Where the time goes)."
+    if p["bottleneck"] == "storing":
+        advice = (
+            "Faster parsing would not speed this sync up; faster storing would, until "
+            "parsing catches up."
+        )
+    elif p["bottleneck"] == "parsing":
+        advice = (
+            "The store loop starved: more parse workers (cores) or a cheaper parse would "
+            "speed the sync up, until storing catches up."
+        )
+    else:
+        advice = "The store loop starved for the server's bytes."
+    return f"{what} set the pace: {said}. {advice}"
+
+
+def _costs(r: dict[str, Any], b: dict[str, Any], parse: float) -> str:
+    """Where the instrumented run's time went, in a sentence or two."""
+    if "pipeline" not in b:  # results from before the pipeline: the steps added up
+        top = sorted(
+            ((k.strip(), v) for k, v in b["steps"].items() if not k.startswith(" ")),
+            key=lambda kv: -kv[1]["ms_per_message"],
+        )[:3]
+        return (
+            "The instrumented run's biggest steps: "
+            + ", ".join(f"{k} {v['ms_per_message']:.1f} ms" for k, v in top)
+            + f" per message ({b.get('sql_statements_per_message', '?')} SQL statements and "
+            f"{_commits(b)})."
+        )
+    steps, cpu = b["steps"], b.get("cpu", {})
+
+    def ms(label: str) -> float:
+        return float(next(v["ms_per_message"] for k, v in steps.items() if label in k))
+
+    app_parser = r.get("app_parser", {}).get("per_second")
+    alone = (
+        f" (the app's `parse_email` alone, in one process, takes {1000 / app_parser:.1f} ms, "
+        f"the stdlib parse inside it about {1000 / parse:.1f})"
+        if app_parser
+        else ""
+    )
+    return (
+        f"In the instrumented run ({b['per_second']:,.1f} msg/s, "
+        f"{1000 * b['seconds'] / max(b['stored'], 1):.1f} ms per message) storing and "
+        f"parsing overlap: storing took {ms('ingest_batch'):.1f} ms per message in "
+        f"`ingest_batch` ({b.get('sql_statements_per_message', '?')} SQL statements per "
+        f"message, {_commits(b)}); parsing took {ms('normalise_batch'):.1f} ms per message of "
+        f"wall time in `normalise_batch` ({ms('BlobStore.sync'):.1f} of it in "
+        f"`BlobStore.sync`), with {cpu.get('workers_ms_per_message', 0):.1f} ms of CPU per "
+        f"message in {_workers(cpu.get('parse_workers', 0))}{alone}. " + _pace(b, short=True)
+    )
 
 
 def _details(r: dict[str, Any]) -> list[str]:
@@ -293,8 +411,15 @@ def _details(r: dict[str, Any]) -> list[str]:
     ]
     for a in r.get("app", {}).values():
         db = a.get("database_cpu_ms_per_message")
+        split = (
+            f": main process {a['main_cpu_ms_per_message']:.2f}, {a['parse_workers']} parse "
+            f"worker(s) {a['workers_cpu_ms_per_message']:.2f}"
+            if "workers_cpu_ms_per_message" in a
+            else ""
+        )
         notes = (
-            f"app CPU {a['app_cpu_ms_per_message']:.2f} ms/msg ({a['app_cpu_cores']} cores busy); "
+            f"app CPU {a['app_cpu_ms_per_message']:.2f} ms/msg ({a['app_cpu_cores']} cores busy"
+            f"{split}); "
             f"Dovecot {a['dovecot_cpu_ms_per_message']:.2f} ms/msg"
             + (f"; PostgreSQL backends {db:.2f} ms/msg" if db is not None else "")
             + f"; others {a['others_cpu_cores']} cores; {a['conversations']:,} conversations, "
@@ -355,7 +480,93 @@ def _where(r: dict[str, Any]) -> list[str]:
     b = r.get("breakdown")
     if not b:
         return []
-    steps = b["steps"]
+    if "pipeline" not in b:
+        return _where_serial(b) + _profile(
+            b,
+            "C code that releases it (SQLite executing statements and committing, fsync, "
+            "hashing) and hand-offs between the event loop and the threads",
+        )
+    p, cpu = b["pipeline"], b.get("cpu", {})
+    per_msg = 1000 * b["seconds"] / max(b["stored"], 1)
+    workers = cpu.get("parse_workers", 0)
+    pool = (
+        f"{workers} worker process{'' if workers == 1 else 'es'} here"
+        if workers
+        else "no worker process was seen: threads"
+    )
+    out = [
+        "## Where the time goes",
+        "",
+        f"The app's sync of the first {b['stored']:,} messages (SQLite, loopback) once more, "
+        f"with its steps timed by wrapping the functions the connector calls "
+        f"({b['per_second']:,.1f} msg/s, {per_msg:.1f} ms per message, under the wrappers). "
+        f"The connector pipelines its {p['batches']} batches: while `_store` writes batch k "
+        "(held messages, then one `ingest_batch` transaction) and the checkpoint moves, the "
+        "`ahead` task pulls batch k+1 from the server (`next(batches)` in a thread) and parses "
+        f"it with `normalise_batch`, over the parse pool ({pool}; `cpu_count - 1`, at most 8), "
+        "then makes its blobs durable with one `BlobStore.sync`. The two sides overlap, so "
+        "their steps don't add up to the wall time: each side's rows, plus the part outside "
+        "the pipeline, do. They also share one event loop and one GIL in this process, so a "
+        "step's wall time includes waiting while the other side's Python runs. What the "
+        "parse workers do inside `normalise_batch` (`to_inbound`: blob writes, `parse_email`, "
+        "the sender) runs in other processes and is not timed step by step; their CPU is "
+        "read from /proc.",
+        "",
+        "| Step | ms per message | Share of wall time |",
+        "|---|---:|---:|",
+    ]
+    headings = {
+        "store": "**Storing: the loop in `_take_all`**",
+        "fetch": "**Fetching and parsing: the `ahead` task, at the same time**",
+        "outside": "**Neither side**",
+    }
+    side = None
+    for step, s in b["steps"].items():
+        if s["side"] != side:
+            side = s["side"]
+            out.append(f"| {headings.get(side, side)} | | |")
+        indent = "&nbsp;&nbsp;" * (1 + s["depth"])
+        out.append(f"| {indent}{step} | {s['ms_per_message']:.2f} | {100 * s['share']:.0f}% |")
+    out += [
+        "",
+        f"The first batch has nothing to overlap with: the store loop waited "
+        f"{p['first_batch_seconds']:.2f} s for it. " + _pace(b),
+    ]
+    if cpu:
+        machine = r["machine"].get("cores")
+        app_parser = r.get("app_parser", {}).get("per_second")
+        out += [
+            "",
+            f"CPU over the instrumented run: this process {cpu['main_ms_per_message']:.1f} ms "
+            f"per message ({_cores(cpu['main_cores'])}: the event loop, the IMAP and SQLite "
+            f"threads), the parse workers {cpu['workers_ms_per_message']:.1f} ms per message "
+            f"({_cores(cpu['workers_cores'])}): {_cores(cpu['cores'])} in total"
+            + (f", on a {machine}-core machine shared with Dovecot" if machine else "")
+            + "."
+            + (
+                f" The app's `parse_email` alone, in one process, takes "
+                f"{1000 / app_parser:.1f} ms per message (Throughput); a worker also writes "
+                "each message's blobs and names its sender."
+                if app_parser
+                else ""
+            ),
+        ]
+    out += [
+        "",
+        f"The sync ran {b.get('sql_statements_per_message', '?')} SQL statements per message "
+        f"(BEGINs included) and {_commits(b)}.",
+    ]
+    return out + _profile(
+        b,
+        "waiting (for the server, for the next parsed batch) and C code that releases it "
+        "(SQLite executing statements and committing, fsync, hashing)",
+        " The parse workers are processes of their own and are not sampled: this is the "
+        "event loop, the IMAP thread and the SQLite thread.",
+    )
+
+
+def _where_serial(b: dict[str, Any]) -> list[str]:
+    """Results from before the pipeline: one message at a time, so the steps added up."""
     per_msg = 1000 * b["seconds"] / max(b["stored"], 1)
     out = [
         "## Where the time goes",
@@ -363,49 +574,50 @@ def _where(r: dict[str, Any]) -> list[str]:
         f"The app's sync of the first {b['stored']:,} messages (SQLite, loopback) once more, "
         f"with each step it takes timed by wrapping the functions the connector calls "
         f"({b['per_second']:,.1f} msg/s, {per_msg:.1f} ms per message, under the wrappers). "
-        "The connector takes one message at a time (fetch a batch; then for each message "
-        "`to_inbound` in a thread, then `ingest`'s transaction; a checkpoint per batch), so "
-        "the steps add up to the wall time. Ingest ran "
-        f"{b.get('sql_statements_per_message', '?')} SQL statements and "
-        f"{b.get('commits_per_message', '?')} commits per message.",
+        "The connector of that run took one message at a time, so the steps add up to the "
+        f"wall time. It ran {b.get('sql_statements_per_message', '?')} SQL statements and "
+        f"{_commits(b)}.",
         "",
         "| Step | ms per message | Share of wall time |",
         "|---|---:|---:|",
     ]
-    del steps
     for step, s in b["steps"].items():
-        name = step.strip()
         indent = "&nbsp;&nbsp;" if step.startswith("  ") else ""
-        out.append(f"| {indent}{name} | {s['ms_per_message']:.2f} | {100 * s['share']:.0f}% |")
+        out.append(
+            f"| {indent}{step.strip()} | {s['ms_per_message']:.2f} | {100 * s['share']:.0f}% |"
+        )
+    return out
+
+
+def _profile(b: dict[str, Any], rest: str, scope: str = "") -> list[str]:
     prof = b.get("profile")
-    if prof:
-        rate = b.get("profile_rate_hz", 100)
-        held = prof["busy_samples"] / (rate * b["seconds"])
-        out += [
-            "",
-            f"py-spy (`--gil`, {rate} Hz) sampled whichever thread held the GIL: "
-            f"{prof['busy_samples']:,} samples in {b['seconds']:.1f} s, so the GIL was held "
-            f"about {100 * held:.0f}% of the wall time; the rest is C code that releases it "
-            "(SQLite executing statements and committing, fsync, hashing) and hand-offs "
-            "between the event loop and the threads. What held the GIL, by category "
-            "(innermost matching frame):",
-            "",
-            "| Category | Share of busy samples |",
-            "|---|---:|",
-        ]
-        out += [f"| {k} | {100 * v:.1f}% |" for k, v in prof["categories"].items()]
-        out += ["", "By thread:", "", "| Thread | Share |", "|---|---:|"]
-        out += [f"| {k} | {100 * v:.1f}% |" for k, v in prof["threads"].items()]
-        out += [
-            "",
-            "Functions with the most own samples:",
-            "",
-            "| Function | Share |",
-            "|---|---:|",
-        ]
-        out += [f"| `{k}` | {100 * v:.1f}% |" for k, v in prof["top_functions"].items()]
-    elif not b.get("pyspy"):
-        out += ["", "(py-spy not installed: no sampled profile this run.)"]
+    if not prof:
+        return (
+            [] if b.get("pyspy") else ["", "(py-spy not installed: no sampled profile this run.)"]
+        )
+    rate = b.get("profile_rate_hz", 100)
+    held = prof["busy_samples"] / (rate * b["seconds"])
+    out = [
+        "",
+        f"py-spy (`--gil`, {rate} Hz) sampled whichever thread held the GIL: "
+        f"{prof['busy_samples']:,} samples in {b['seconds']:.1f} s, so the GIL was held "
+        f"about {100 * held:.0f}% of the wall time; the rest is {rest}.{scope} What held the "
+        "GIL, by category (innermost matching frame):",
+        "",
+        "| Category | Share of busy samples |",
+        "|---|---:|",
+    ]
+    out += [f"| {k} | {100 * v:.1f}% |" for k, v in prof["categories"].items()]
+    out += ["", "By thread:", "", "| Thread | Share |", "|---|---:|"]
+    out += [f"| {k} | {100 * v:.1f}% |" for k, v in prof["threads"].items()]
+    out += [
+        "",
+        "Functions with the most own samples:",
+        "",
+        "| Function | Share |",
+        "|---|---:|",
+    ]
+    out += [f"| `{k}` | {100 * v:.1f}% |" for k, v in prof["top_functions"].items()]
     return out
 
 

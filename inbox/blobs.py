@@ -14,6 +14,10 @@ no directory grows huge). Consequences:
 * Names are validated (exactly 64 lower-case hex digits) before any path is
   built, so no caller-supplied string can reach outside ``root``.
 * Blob files are created 0600, like any private data of the service.
+* A caller storing many blobs at once (an email sync's batch) may put them
+  with ``durable=False`` and make them all durable with one `sync` call
+  before it commits rows that name them: the fsyncs then run side by side
+  instead of one after another.
 
 Synchronous on purpose: small blobs cost less than a thread hop; callers move
 big ones off the event loop with ``asyncio.to_thread``. Nothing is deleted
@@ -28,6 +32,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -54,18 +59,43 @@ class BlobStore:
         """The blob for reading; FileNotFoundError when it is not stored."""
         return self.path(sha256).open("rb")
 
-    def put(self, data: bytes) -> str:
-        """Store bytes already in memory; returns their SHA-256 (hex)."""
+    def read(self, sha256: str) -> bytes | None:
+        """The whole blob, or None when it is not stored (or the name is no blob name)."""
+        try:
+            with self.path(sha256).open("rb") as f:
+                return f.read()
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def put(self, data: bytes, *, durable: bool = True) -> str:
+        """Store bytes already in memory; returns their SHA-256 (hex).
+
+        With ``durable=False`` the blob is complete and visible but may not
+        survive a power cut until `sync` is called for it.
+        """
         digest = hashlib.sha256(data).hexdigest()
         if not self.exists(digest):
-            self._write((data,), expected=digest)
+            self._write((data,), expected=digest, durable=durable)
         return digest
+
+    def sync(self, digests: Iterable[str]) -> None:
+        """Make blobs put with ``durable=False`` durable: their files, then their directories."""
+        paths = [self.path(d) for d in dict.fromkeys(digests)]
+        if not paths:
+            return
+        directories = list(dict.fromkeys(p.parent for p in paths))
+        # Side by side: the file system commits concurrent fsyncs together.
+        with ThreadPoolExecutor(max_workers=min(16, len(paths))) as pool:
+            list(pool.map(_fsync_path, paths))
+            list(pool.map(_fsync_path, directories))
 
     def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, int]:
         """Store a stream in bounded memory (one chunk at a time); returns (sha256, size)."""
         return self._write(chunks, expected=None)
 
-    def _write(self, chunks: Iterable[bytes], expected: str | None) -> tuple[str, int]:
+    def _write(
+        self, chunks: Iterable[bytes], expected: str | None, durable: bool = True
+    ) -> tuple[str, int]:
         self._tmp.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="blob-", suffix=".part")
         tmp = Path(tmp_name)
@@ -78,7 +108,8 @@ class BlobStore:
                     out.write(chunk)
                     size += len(chunk)
                 out.flush()
-                os.fsync(out.fileno())
+                if durable:
+                    os.fsync(out.fileno())
             digest = hasher.hexdigest()
             if expected is not None and digest != expected:  # pragma: no cover - data changed
                 raise RuntimeError("blob data changed while it was written")
@@ -88,7 +119,8 @@ class BlobStore:
                 return digest, size
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, final)
-            _fsync_dir(final.parent)
+            if durable:
+                _fsync_path(final.parent)
             return digest, size
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -96,10 +128,10 @@ class BlobStore:
             raise
 
 
-def _fsync_dir(directory: Path) -> None:
+def _fsync_path(path: Path) -> None:
     if os.name != "posix":  # pragma: no cover - directories cannot be opened elsewhere
         return
-    fd = os.open(directory, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

@@ -84,5 +84,10 @@ _WS = re.compile(r"\s+")
 
 def preview(text: str, limit: int = 200) -> str:
     """One line of plain text for lists."""
-    flat = _WS.sub(" ", text.replace("\x00", "")).strip()
+    # Flattening a long email whole, to keep its first line, cost more than
+    # storing it: a head is enough unless it was nearly all whitespace.
+    head = text[: limit * 8]
+    flat = _WS.sub(" ", head.replace("\x00", "")).strip()
+    if len(flat) <= limit and len(head) < len(text):
+        flat = _WS.sub(" ", text.replace("\x00", "")).strip()
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,8 +1,10 @@
 """A private, throwaway Dovecot IMAP server for tests of the email channel.
 
 Each server gets its own config, users, maildirs and runtime directory in a
-fresh temp dir and listens on a free loopback port, in plain text (no TLS, so
-no certificates): it shares nothing with a system Dovecot, if there is one. It
+fresh temp dir and listens on a free loopback port, by default in plain text
+(no TLS, so no certificates); given a certificate it also offers STARTTLS there
+and implicit TLS (imaps) on a second port. It shares nothing with a system
+Dovecot, if there is one. It
 runs in the foreground (`dovecot -F`), so the PID we hold is the master's, and
 its workers exit when the master does.
 
@@ -27,6 +29,7 @@ from pathlib import Path
 
 from tests.live import free_port
 from tests.redis_server import DIE_WITH_PARENT, missing
+from tests.tls_certs import ServerCert
 
 # Dovecot refuses to deliver mail as root (or below first_valid_uid, 500), so
 # when we run as root the mail belongs to an otherwise unused id.
@@ -59,11 +62,14 @@ class DovecotServer:
 
     `capabilities`, when given, replaces what Dovecot advertises after login
     (`imap_capability`): a way to play a server without CONDSTORE or IDLE.
+    `tls`, when given, is the certificate the server presents: STARTTLS on
+    `port` and implicit TLS on `tls_port`. Plain-text logins stay allowed on
+    `port`, so a test can still deliver mail the simple way.
     """
 
     host = "127.0.0.1"
 
-    def __init__(self, capabilities: str | None = None) -> None:
+    def __init__(self, capabilities: str | None = None, tls: ServerCert | None = None) -> None:
         binary = dovecot_binary()
         if binary is None:
             raise RuntimeError("dovecot is not installed")
@@ -76,6 +82,8 @@ class DovecotServer:
         self.log_path = self.base / "dovecot.log"
         self.users = self.base / "users"
         self.capabilities = capabilities
+        self.tls = tls
+        self.tls_port = free_port() if tls is not None else None
         self._proc: subprocess.Popen[bytes] | None = None
         self._write_config()
 
@@ -102,7 +110,7 @@ class DovecotServer:
             f"base_dir = {self.base / 'run'}",
             # Else Dovecot records each instance in /var/lib/dovecot.
             f"state_dir = {self.base / 'state'}",
-            "ssl = no",
+            *self._ssl_settings(),
             "disable_plaintext_auth = no",
             "auth_mechanisms = plain login",
             # Else a failed login pauses 2 s, and later logins from the same
@@ -124,7 +132,11 @@ class DovecotServer:
             f"    port = {self.port}",
             "  }",
             "  inet_listener imaps {",
-            "    port = 0",
+            *(
+                [f"    address = {self.host}", f"    port = {self.tls_port}", "    ssl = yes"]
+                if self.tls_port is not None
+                else ["    port = 0"]
+            ),
             "  }",
             "}",
             "service anvil {",
@@ -150,6 +162,13 @@ class DovecotServer:
             for service in ("imap-login", "anvil", "ipc", "old-stats", "aggregator"):
                 lines += [f"service {service} {{", "  chroot =", "}"]
         self.config_path.write_text("\n".join(lines) + "\n")
+
+    def _ssl_settings(self) -> list[str]:
+        if self.tls is None:
+            return ["ssl = no"]
+        # `<` makes Dovecot read the file; `yes` (not `required`) offers
+        # STARTTLS on the plain listener without refusing plain logins there.
+        return ["ssl = yes", f"ssl_cert = <{self.tls.cert}", f"ssl_key = <{self.tls.key}"]
 
     def add_user(self, name: str, password: str) -> None:
         """A user, usable at once, started or not.
@@ -198,6 +217,14 @@ class DovecotServer:
                 proc.wait(timeout=5)
         shutil.rmtree(self.base, ignore_errors=True)
 
+    def logins(self, user: str) -> list[str]:
+        """The log's successful-login lines for `user`; a line over TLS says ", TLS,"."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if f"Login: user=<{user}>" in line]
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -206,10 +233,12 @@ class DovecotServer:
 
 
 @contextlib.asynccontextmanager
-async def running_dovecot(capabilities: str | None = None) -> AsyncIterator[DovecotServer]:
+async def running_dovecot(
+    capabilities: str | None = None, tls: ServerCert | None = None
+) -> AsyncIterator[DovecotServer]:
     """A started server, stopped afterwards (skips, or fails under CI, without Dovecot)."""
     require_dovecot()
-    server = DovecotServer(capabilities=capabilities)
+    server = DovecotServer(capabilities=capabilities, tls=tls)
     await server.start()
     try:
         yield server

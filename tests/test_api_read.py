@@ -198,12 +198,14 @@ async def test_conversation_detail_lists_messages_oldest_first(
     assert [m["direction"] for m in messages] == ["inbound", "inbound", "note"]
     assert "<script" not in messages[0]["html"] and "onclick" not in messages[0]["html"]
     assert messages[1]["html"] is None
+    attachment_id = messages[1]["attachments"][0]["id"]
     assert messages[1]["attachments"] == [
         {
-            "id": messages[1]["attachments"][0]["id"],
+            "id": attachment_id,
             "filename": "photo.jpg",
             "content_type": "image/jpeg",
             "size": 2048,
+            "url": f"/attachments/{attachment_id}",
         }
     ]
     note = messages[2]

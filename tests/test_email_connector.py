@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from inbox.actions.inboxes import do_update_email_settings
 from inbox.actions.mail import sync_state
+from inbox.channels.email import parse_pool
 from inbox.channels.email.connector import EmailConnector
 from inbox.channels.email.settings import EmailConfig, EmailSecrets, email_config
 from inbox.events import Published
@@ -119,6 +120,42 @@ async def test_a_broken_message_is_quarantined_and_the_rest_still_arrive(
     assert held[0].raw_sha256 is not None
     with rt.blobs.open(held[0].raw_sha256) as f:
         assert f.read() == nobody
+
+
+async def test_a_big_batch_is_parsed_on_other_cores_with_the_same_outcome(
+    rt: Runtime, world: World, dovecot: DovecotServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Enough mail at once goes through the parsing pool: threads, quarantine and blobs
+    come out as they do one message at a time."""
+    assert parse_pool.SPREAD_FROM <= 30
+    mailbox = Mailbox(dovecot)
+    reply = b"In-Reply-To: <order-1@example.test>\r\n"
+    broken = b"To: support@shop.test\r\nSubject: no sender\r\n\r\nwho?\r\n"
+    mailbox.deliver(
+        *(mail(n) for n in range(1, 15)),
+        broken,
+        *(mail(n, sender="li@example.test") for n in range(15, 30)),
+        mail(30, extra=reply),
+    )
+    connector = await connector_for(rt, world, mailbox)
+    assert await connector.sync_now() == 30
+    async with rt.read_sessions() as db:
+        rows = (
+            await db.execute(
+                select(Message.external_id, Message.conversation_id, EmailDetails.raw_sha256)
+                .join(EmailDetails, EmailDetails.message_id == Message.id)
+                .order_by(Message.id)
+            )
+        ).all()
+        held = (await db.scalars(select(QuarantinedMail))).all()
+        state = await sync_state(db, world.email_inbox.id, "INBOX")
+    conv = {external_id: conv_id for external_id, conv_id, _ in rows}
+    assert len(rows) == 30 and conv["<order-30@example.test>"] == conv["<order-1@example.test>"]
+    assert all(rt.blobs.exists(sha) for _, _, sha in rows if sha)
+    assert [(q.uid, q.error) for q in held] == [(15, "it names no sender address")]
+    assert state is not None and state.last_uid == 31
+    # The pool did the work: it did not break and fall back to a thread.
+    assert not [r for r in caplog.records if r.name == parse_pool.__name__]
 
 
 async def test_the_running_connector_takes_new_mail_pushed_by_idle(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import tracemalloc
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import Message
@@ -19,7 +19,12 @@ from pathlib import Path
 import pytest
 
 from inbox.channels.email import parse as parse_module
-from inbox.channels.email.auto import AutoKind, AutoReplyLimiter, classify, should_auto_answer
+from inbox.channels.email.auto import (
+    AutoKind,
+    classify,
+    should_auto_answer,
+    unattended_address,
+)
 from inbox.channels.email.parse import (
     ParsedEmail,
     UnparseableEmail,
@@ -629,28 +634,26 @@ def test_should_auto_answer_only_humans() -> None:
     assert not any(should_auto_answer(kind) for kind in AutoKind)
 
 
-def test_auto_reply_limiter_window() -> None:
-    limiter = AutoReplyLimiter()  # one per hour
-    t0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
-    assert limiter.allow("Jane@Example.com", t0)
-    assert not limiter.allow("jane@example.com", t0 + timedelta(minutes=59))
-    assert limiter.allow("other@example.com", t0 + timedelta(minutes=1))
-    # Exactly one window later the first reply has left the window.
-    assert limiter.allow("jane@example.com", t0 + timedelta(hours=1))
-    assert not limiter.allow("", t0)
+@pytest.mark.parametrize(
+    "address",
+    [
+        "noreply@shop.test",
+        "No-Reply+orders@shop.test",
+        "do-not-reply@bank.test",
+        "MAILER-DAEMON@mx.test",
+        "postmaster@mx.test",
+        "bounces+x1y2@lists.test",
+        "owner-news@lists.test",
+        "news-request@lists.test",
+        "majordomo@lists.test",
+    ],
+)
+def test_unattended_addresses_are_recognised(address: str) -> None:
+    assert unattended_address(address)
 
 
-def test_auto_reply_limiter_counts_allowed_replies_only() -> None:
-    limiter = AutoReplyLimiter(max_per_window=2, window=timedelta(minutes=10))
-    t0 = datetime(2024, 1, 1, tzinfo=UTC)
-    assert [limiter.allow("a@x", t0 + timedelta(minutes=m)) for m in (0, 1, 2, 3, 10, 11)] == [
-        True,
-        True,
-        False,
-        False,
-        True,  # the 0-minute reply expired
-        True,  # the 1-minute reply expired
-    ]
-    with pytest.raises(ValueError):
-        AutoReplyLimiter(window=timedelta(0))
-    assert not AutoReplyLimiter(max_per_window=0).allow("a@x", t0)
+@pytest.mark.parametrize(
+    "address", ["maria@example.test", "nora@shop.test", "bouncer@club.test", "requests@x.test"]
+)
+def test_people_are_not_unattended(address: str) -> None:
+    assert not unattended_address(address)

@@ -1,13 +1,21 @@
-"""Taking in a customer's message from any channel: its customer, its conversation, its row.
+"""Taking in customers' messages from any channel: their customer, their conversation, their rows.
 
-Every connector hands its normalised messages to `do_receive_message` (via
-inbox.channels.ingest). It is idempotent per (inbox, external id): a
-redelivered message is found, not stored twice.
+Every connector hands its normalised messages to inbox.channels.ingest, which
+stores them here: one at a time (`do_receive_message`), or a fetched batch in
+one transaction (`do_receive_messages`). Both are idempotent per (inbox,
+external id): a redelivered message is found, not stored twice.
+
+A batch is stored set-wise, because per-message statements were most of an
+email sync's cost: everything the batch needs is read up front in a few
+queries, each message is then resolved in memory, in order (a reply to a
+message earlier in the batch joins its conversation), and the new rows go in
+a few multi-row INSERTs, one per table and stage.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, select
 from sqlalchemy import text as sql_text
@@ -24,17 +32,20 @@ from inbox.models import (
     Customer,
     Direction,
     EmailDetails,
+    Identity,
     Inbox,
     Message,
     Status,
     ThreadRule,
 )
-from inbox.profiles.identities import attach_free_identities, find_customer, identity_holders
+from inbox.profiles.identities import SenderResolver
 from inbox.runtime import Runtime
 from inbox.sanitize import clean_html, preview
 
-from .email_threads import find_thread
+from .auto_reply import acknowledge_new_emails
+from .email_threads import Threads
 from .messages import message_time
+from .outbound_mail import mark_email_bounced
 from .transaction import Transaction, transaction
 
 
@@ -46,15 +57,8 @@ class Received:
 
 async def do_receive_message(rt: Runtime, inbound: InboundMessage) -> Received:
     """Store a customer's message: find or create the customer and the conversation."""
-    if not inbound.identities:
-        raise BadRequest("an inbound message needs the sender's identity")
-    if not inbound.external_id:
-        raise BadRequest("an inbound message needs the provider's message id")
     try:
-        async with transaction(rt) as tx:
-            # A redelivery writes nothing: the transaction commits empty.
-            existing = await _find_existing(tx.session, inbound)
-            message = existing or await _store_inbound(tx, inbound)
+        return (await do_receive_messages(rt, [inbound]))[0]
     except IntegrityError:
         # A concurrent delivery of the same message won the unique constraint.
         async with rt.read_sessions() as session:
@@ -62,13 +66,35 @@ async def do_receive_message(rt: Runtime, inbound: InboundMessage) -> Received:
         if existing is None:
             raise
         return Received(existing, created=False)
-    return Received(message, created=existing is None)
 
 
-# The ingest path's statements, built once: it runs for every inbound
-# message, and building a statement costs more than SQLite takes to run it.
+async def do_receive_messages(rt: Runtime, inbounds: Sequence[InboundMessage]) -> list[Received]:
+    """Store messages in one transaction, in order; one result per message.
+
+    All or nothing: when one is refused (BadRequest, NotFound) or a concurrent
+    writer stored one first (IntegrityError), nothing is stored and the error
+    is raised; `inbox.channels.ingest.ingest_batch` then takes them one by one.
+    """
+    for inbound in inbounds:
+        if not inbound.identities:
+            raise BadRequest("an inbound message needs the sender's identity")
+        if not inbound.external_id:
+            raise BadRequest("an inbound message needs the provider's message id")
+    if not inbounds:
+        return []
+    async with transaction(rt) as tx:
+        # A batch of redeliveries writes nothing: the transaction commits empty.
+        received = await _Batch(tx).store(inbounds)
+        # An email that opened a conversation may be acknowledged, in this transaction.
+        await acknowledge_new_emails(tx, rt, [r.message for r in received if r.created])
+        return received
+
+
+# The ingest path's statements, built once: building a statement costs more
+# than SQLite takes to run it.
 _EXISTING = select(Message).where(
-    Message.inbox_id == bindparam("inbox_id"), Message.external_id == bindparam("external_id")
+    Message.inbox_id == bindparam("inbox_id"),
+    Message.external_id.in_(bindparam("external_ids", expanding=True)),
 )
 # The customer's open (or pending) conversation in this inbox, newest first.
 _OPEN_CONVERSATION = (
@@ -85,7 +111,7 @@ _OPEN_CONVERSATION = (
 
 async def _find_existing(session: AsyncSession, inbound: InboundMessage) -> Message | None:
     return await session.scalar(
-        _EXISTING, {"inbox_id": inbound.inbox_id, "external_id": inbound.external_id}
+        _EXISTING, {"inbox_id": inbound.inbox_id, "external_ids": [inbound.external_id]}
     )
 
 
@@ -111,130 +137,249 @@ def _email_details(message_id: int, email: InboundEmail, rule: ThreadRule) -> Em
     )
 
 
-async def _sender_customer(session: AsyncSession, inbound: InboundMessage) -> Customer:
-    """The customer the sender's identities resolve to, created when nobody holds them."""
-    holders = await identity_holders(session, inbound.identities)
-    customer = await find_customer(session, inbound.identities, holders)
-    if customer is None:
-        customer = Customer(name=_text(inbound.sender_name).strip()[:200])
-        session.add(customer)
-        await session.flush()
-    elif not customer.name and _text(inbound.sender_name).strip():
-        customer.name = _text(inbound.sender_name).strip()[:200]
-    await attach_free_identities(session, customer, inbound.identities, holders)
-    return customer
+@dataclass
+class _Placed:
+    """Where one new message of a batch goes, decided before any row is written."""
+
+    inbound: InboundMessage
+    conversation: Conversation
+    customer: Customer | None  # None: the thread's customer (conversation.customer_id)
+    rule: ThreadRule | None  # email only
+    opens_conversation: bool
+    # (previous status, version) when the message reopens its conversation.
+    reopened: tuple[Status, int] | None = None
+    message: Message | None = None
+
+    @property
+    def stored(self) -> Message:
+        assert self.message is not None, "written by _Batch._write"
+        return self.message
+
+    @property
+    def customer_id(self) -> int:
+        return self.customer.id if self.customer is not None else self.conversation.customer_id
 
 
-async def _store_inbound(tx: Transaction, inbound: InboundMessage) -> Message:
-    session = tx.session
-    if session.get_bind().dialect.name == "postgresql":
+@dataclass
+class _Batch:
+    tx: Transaction
+    # New conversations of this batch, by their customer (chat joins them).
+    _opened: dict[tuple[int, int], Conversation] = field(default_factory=dict)
+    # The customers new conversations of this batch belong to.
+    _owners: dict[int, Customer] = field(default_factory=dict)
+
+    async def store(self, inbounds: Sequence[InboundMessage]) -> list[Received]:
+        session = self.tx.session
+        await self._lock_first_contacts(inbounds)
+        for inbox_id in dict.fromkeys(i.inbox_id for i in inbounds):
+            if await session.get(Inbox, inbox_id) is None:
+                raise NotFound("inbox not found")
+        stored = await self._stored(inbounds)
+        threads = {
+            inbox_id: await Threads.load(
+                session, inbox_id, [i.email for i in inbounds if i.inbox_id == inbox_id and i.email]
+            )
+            for inbox_id in dict.fromkeys(i.inbox_id for i in inbounds if i.email)
+        }
+        senders = await SenderResolver.load(session, [r for i in inbounds for r in i.identities])
+        outcomes: list[tuple[Message | _Placed, bool]] = []
+        placed: dict[tuple[int, str], _Placed] = {}
+        for inbound in inbounds:
+            key = (inbound.inbox_id, inbound.external_id)
+            if key in stored:
+                outcomes.append((stored[key], False))
+            elif key in placed:  # the same message twice in one batch
+                outcomes.append((placed[key], False))
+            else:
+                placed[key] = await self._place(inbound, threads.get(inbound.inbox_id), senders)
+                outcomes.append((placed[key], True))
+        await self._write(list(placed.values()), senders)
+        await self._announce(list(placed.values()))
+        return [
+            Received(outcome if isinstance(outcome, Message) else outcome.stored, created)
+            for outcome, created in outcomes
+        ]
+
+    async def _lock_first_contacts(self, inbounds: Sequence[InboundMessage]) -> None:
+        session = self.tx.session
+        if session.get_bind().dialect.name != "postgresql":
+            return
         # Serialise first contacts per arrival identity: under READ COMMITTED two
         # deliveries can both miss the customer, and the later one then makes a
         # second, identity-less customer once the first commits. (SQLite's
-        # writers are serialised already.) The two-key form keeps clear of the
+        # writers are serialised already.) Sorted, so two batches take their
+        # locks in the same order; the two-key form keeps clear of the
         # outbox's single-key lock.
-        first = inbound.identities[0]
+        keys = sorted({f"{i.identities[0].kind.value}:{i.identities[0].value}" for i in inbounds})
         await session.execute(
-            sql_text("SELECT pg_advisory_xact_lock(1, hashtext(:k))"),
-            {"k": f"{first.kind.value}:{first.value}"},
+            sql_text(
+                "SELECT pg_advisory_xact_lock(1, hashtext(k))"
+                " FROM unnest(CAST(:keys AS text[])) AS k"
+            ),
+            {"keys": keys},
         )
-    inbox = await session.get(Inbox, inbound.inbox_id)
-    if inbox is None:
-        raise NotFound("inbox not found")
-    conv: Conversation | None = None
-    rule = ThreadRule.NEW
-    if inbound.email is not None:
-        conv, rule = await find_thread(session, inbox.id, inbound.email)
-    if conv is not None:
-        # A reply in a thread belongs to the thread's customer, whoever sent
-        # it: a customer's colleague answering in CC is no new customer.
-        customer = await session.get(Customer, conv.customer_id)
-        assert customer is not None  # foreign key
-    else:
-        customer = await _sender_customer(session, inbound)
-    audience = await inbox_audience(session, inbox.id)
-    if conv is None and inbound.email is None:
-        conv = await session.scalar(
-            _OPEN_CONVERSATION, {"customer_id": customer.id, "inbox_id": inbox.id}
+
+    async def _stored(self, inbounds: Sequence[InboundMessage]) -> dict[tuple[int, str], Message]:
+        """The batch's messages stored already (redeliveries), in one query per inbox."""
+        found: dict[tuple[int, str], Message] = {}
+        for inbox_id in dict.fromkeys(i.inbox_id for i in inbounds):
+            ids = [i.external_id for i in inbounds if i.inbox_id == inbox_id]
+            for message in await self.tx.session.scalars(
+                _EXISTING, {"inbox_id": inbox_id, "external_ids": ids}
+            ):
+                found[(inbox_id, message.external_id or "")] = message
+        return found
+
+    async def _place(
+        self, inbound: InboundMessage, threads: Threads | None, senders: SenderResolver
+    ) -> _Placed:
+        """Decide the message's conversation and customer, and update the conversation."""
+        conv: Conversation | None = None
+        rule: ThreadRule | None = None
+        customer: Customer | None = None
+        if inbound.email is not None and threads is not None:
+            conv, rule = threads.find(inbound.email)
+        if conv is not None:
+            # A reply in a thread belongs to the thread's customer, whoever sent
+            # it: a customer's colleague answering in CC is no new customer.
+            customer = self._owners.get(id(conv))
+        else:
+            customer = senders.customer(
+                inbound.identities, _text(inbound.sender_name).strip()[:200]
+            )
+            if inbound.email is None:
+                conv = await self._open_conversation(customer, inbound.inbox_id)
+        # The channel's own timestamp orders the timeline, so backfilled history
+        # lands where it happened rather than at import time.
+        now = message_time(inbound.received_at)
+        text = _text(inbound.text)
+        opens = conv is None
+        if conv is None:
+            assert customer is not None
+            conv = Conversation(
+                inbox_id=inbound.inbox_id,
+                subject=preview(inbound.subject or text, 500),
+                status=Status.OPEN,
+                last_activity_at=now,
+                created_at=now,
+                version=1,
+            )
+            self._owners[id(conv)] = customer
+            self._opened[(id(customer), inbound.inbox_id)] = conv
+        spot = _Placed(inbound, conv, customer, rule, opens)
+        if now >= conv.last_activity_at:
+            conv.last_activity_at = now
+            conv.last_message_preview = preview(text)
+        conv.version += 1
+        if conv.status is not Status.OPEN:
+            # The customer answered what we were waiting on (pending), or wrote
+            # back in an email thread we had resolved: it needs an agent again.
+            spot.reopened = (conv.status, conv.version)
+            conv.status = Status.OPEN
+        if threads is not None and inbound.email is not None:
+            threads.add(inbound.external_id, conv)
+        return spot
+
+    async def _open_conversation(self, customer: Customer, inbox_id: int) -> Conversation | None:
+        """Chat: the customer's open conversation in this inbox (made earlier in the batch, or
+        stored)."""
+        opened = self._opened.get((id(customer), inbox_id))
+        if opened is not None or customer.id is None:
+            return opened
+        return await self.tx.session.scalar(
+            _OPEN_CONVERSATION, {"customer_id": customer.id, "inbox_id": inbox_id}
         )
-    # The channel's own timestamp orders the timeline, so backfilled history
-    # lands where it happened rather than at import time.
-    now = message_time(inbound.received_at)
-    text = _text(inbound.text)
-    if conv is None:
-        conv = Conversation(
-            customer_id=customer.id,
-            inbox_id=inbox.id,
-            subject=preview(inbound.subject or text, 500),
-            status=Status.OPEN,
-            last_activity_at=now,
-            created_at=now,
+
+    async def _write(self, placed: list[_Placed], senders: SenderResolver) -> None:
+        """The new rows, in three flushes: each stage needs the ids of the one before."""
+        session = self.tx.session
+        if senders.pending_customers:
+            session.add_all(senders.pending_customers)
+            await session.flush()
+        session.add_all(
+            Identity(customer_id=c.id, kind=r.kind, value=r.value, verified=r.verified)
+            for c, r in senders.pending_identities
         )
-        session.add(conv)
+        for conv in {
+            id(s.conversation): s.conversation for s in placed if s.opens_conversation
+        }.values():
+            conv.customer_id = self._owners[id(conv)].id
+            session.add(conv)
         await session.flush()
-        tx.audit(None, "conversation.created", "conversation", conv.id)
-        tx.emit(
-            ConversationCreated(
-                conversation_id=conv.id, inbox_id=inbox.id, customer_id=customer.id
-            ),
-            Audience(audience),
-        )
-    message = Message(
-        conversation_id=conv.id,
-        customer_id=customer.id,
-        inbox_id=inbox.id,
-        direction=Direction.INBOUND,
-        text=text,
-        html=clean_html(inbound.html) if inbound.html else None,
-        external_id=inbound.external_id,
-        created_at=now,
-        received_at=inbound.received_at,
-    )
-    session.add(message)
-    await session.flush()
-    session.add_all(
-        Attachment(
-            message_id=message.id,
-            filename=_text(a.filename)[:255],
-            content_type=_text(a.content_type)[:255],
-            size=a.size,
-            sha256=a.sha256,
-        )
-        for a in inbound.attachments
-    )
-    if now >= conv.last_activity_at:
-        conv.last_activity_at = now
-        conv.last_message_preview = preview(text)
-    conv.version += 1
-    if conv.status is not Status.OPEN:
-        # The customer answered what we were waiting on (pending), or wrote
-        # back in an email thread we had resolved: it needs an agent again.
-        previous = conv.status
-        conv.status = Status.OPEN
-        tx.emit(
-            ConversationStatusChanged(
-                conversation_id=conv.id,
-                inbox_id=inbox.id,
-                status="open",
-                previous_status=previous.value,
-                by_agent_id=None,
-                version=conv.version,
-            ),
-            Audience(audience),
-        )
-    if inbound.email is not None:
-        session.add(_email_details(message.id, inbound.email, rule))
-    await session.flush()
-    tx.audit(None, "message.inbound", "conversation", conv.id, message_id=message.id)
-    tx.emit(
-        MessageCreated(
-            message_id=message.id,
-            conversation_id=conv.id,
-            inbox_id=inbox.id,
-            customer_id=customer.id,
-            direction="inbound",
-            sender_agent_id=None,
-        ),
-        Audience(audience),
-    )
-    return message
+        for spot in placed:
+            inbound = spot.inbound
+            spot.message = Message(
+                conversation_id=spot.conversation.id,
+                customer_id=spot.customer_id,
+                inbox_id=inbound.inbox_id,
+                direction=Direction.INBOUND,
+                text=_text(inbound.text),
+                html=clean_html(inbound.html) if inbound.html else None,
+                external_id=inbound.external_id,
+                created_at=message_time(inbound.received_at),
+                received_at=inbound.received_at,
+            )
+        session.add_all(s.message for s in placed)
+        await session.flush()
+        for spot in placed:
+            message = spot.stored
+            session.add_all(
+                Attachment(
+                    message_id=message.id,
+                    filename=_text(a.filename)[:255],
+                    content_type=_text(a.content_type)[:255],
+                    size=a.size,
+                    sha256=a.sha256,
+                )
+                for a in spot.inbound.attachments
+            )
+            if spot.inbound.email is not None and spot.rule is not None:
+                session.add(_email_details(message.id, spot.inbound.email, spot.rule))
+
+    async def _announce(self, placed: list[_Placed]) -> None:
+        """Audit and events, in the batch's order, once every row has its id."""
+        tx = self.tx
+        audiences: dict[int, Audience] = {}
+        for spot in placed:
+            message, conv = spot.stored, spot.conversation
+            inbox_id = conv.inbox_id
+            if inbox_id not in audiences:
+                audiences[inbox_id] = Audience(await inbox_audience(tx.session, inbox_id))
+            audience = audiences[inbox_id]
+            if spot.opens_conversation:
+                tx.audit(None, "conversation.created", "conversation", conv.id)
+                tx.emit(
+                    ConversationCreated(
+                        conversation_id=conv.id, inbox_id=inbox_id, customer_id=spot.customer_id
+                    ),
+                    audience,
+                )
+            if spot.reopened is not None:
+                previous, version = spot.reopened
+                tx.emit(
+                    ConversationStatusChanged(
+                        conversation_id=conv.id,
+                        inbox_id=inbox_id,
+                        status="open",
+                        previous_status=previous.value,
+                        by_agent_id=None,
+                        version=version,
+                    ),
+                    audience,
+                )
+            tx.audit(None, "message.inbound", "conversation", conv.id, message_id=message.id)
+            tx.emit(
+                MessageCreated(
+                    message_id=message.id,
+                    conversation_id=conv.id,
+                    inbox_id=inbox_id,
+                    customer_id=spot.customer_id,
+                    direction="inbound",
+                    sender_agent_id=None,
+                ),
+                audience,
+            )
+            bounce = spot.inbound.email.bounce if spot.inbound.email else None
+            if bounce is not None:
+                # A delivery report: the email of ours it returns now shows as not delivered.
+                await mark_email_bounced(tx, message, bounce)

@@ -7,10 +7,24 @@ from typing import Any
 from sqlalchemy import select
 
 from inbox.access import inbox_audience
-from inbox.channels.email.settings import EmailConfig, EmailSecrets, merged_secrets
+from inbox.channels.email.settings import (
+    EmailConfig,
+    EmailSecrets,
+    email_config,
+    merged_secrets,
+    stamp_acknowledgement,
+)
 from inbox.errors import BadRequest, NotFound
 from inbox.events import Audience, InboxAccessChanged
-from inbox.models import Agent, ChannelKind, Inbox, InboxAgentAccess, InboxTeamAccess, Team
+from inbox.models import (
+    Agent,
+    ChannelKind,
+    Inbox,
+    InboxAgentAccess,
+    InboxTeamAccess,
+    Team,
+    utcnow,
+)
 from inbox.runtime import Runtime
 
 from .agents import check_admin
@@ -112,7 +126,7 @@ async def do_create_email_inbox(
         actor,
         name=name,
         channel=ChannelKind.EMAIL,
-        config=config.model_dump(mode="json"),
+        config=stamp_acknowledgement(config, None, utcnow()).model_dump(mode="json"),
         secrets=merged_secrets({}, secrets),
         team_ids=team_ids,
     )
@@ -131,7 +145,8 @@ async def do_update_email_settings(
         inbox = await tx.session.get(Inbox, inbox_id)
         if inbox is None or inbox.channel is not ChannelKind.EMAIL:
             raise NotFound("no email inbox with this id")
-        inbox.config = config.model_dump(mode="json")
+        stored = email_config(inbox.config)
+        inbox.config = stamp_acknowledgement(config, stored, utcnow()).model_dump(mode="json")
         changed = sorted(name for name, value in secrets.model_dump().items() if value)
         inbox.secrets = merged_secrets(inbox.secrets, secrets)
         tx.audit(actor, "inbox.email_settings_changed", "inbox", inbox_id, passwords=changed)

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from inbox.access import get_visible_conversation, inbox_audience
-from inbox.errors import BadRequest, Conflict
+from inbox.channels.email.settings import email_config
+from inbox.errors import BadRequest, Conflict, PayloadTooLarge
 from inbox.events import Audience, MessageCreated
 from inbox.mentions import MentionOutcome
 from inbox.models import (
     Agent,
+    Attachment,
+    ChannelKind,
     Conversation,
     Delivery,
     Direction,
+    Inbox,
     Message,
     utcnow,
 )
@@ -29,6 +35,10 @@ from .outbound_mail import queue_email_reply
 from .transaction import Transaction, transaction
 
 MAX_TEXT = 100_000
+MAX_ATTACHMENTS = 10
+# EmailConfig's own default, for an email inbox whose settings aren't entered yet.
+DEFAULT_MAX_MESSAGE_MB = 25
+NOTE_ATTACHMENTS_REFUSED = "a note can't carry attachments: attach files to a reply"
 
 
 def _check_text(text: str) -> str:
@@ -38,6 +48,62 @@ def _check_text(text: str) -> str:
     if len(text) > MAX_TEXT:
         raise BadRequest(f"the message is longer than {MAX_TEXT} characters")
     return text
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    """A file for a reply, its bytes already in the blob store under `sha256`.
+
+    Built by `inbox.views.uploads`, which cleans the name and the type.
+    """
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class AttachmentLimits:
+    max_files: int
+    max_bytes: int
+
+    @property
+    def max_mb(self) -> int:
+        return self.max_bytes // 2**20
+
+
+def reply_attachment_limits(inbox: Inbox) -> AttachmentLimits | None:
+    """What a reply in this inbox may carry; None where replies carry no files.
+
+    Only the email channel sends files. Their total is the inbox's
+    `max_message_mb`, the largest mail it takes in: a reply is held to what
+    the team itself accepts.
+    """
+    if inbox.channel is not ChannelKind.EMAIL:
+        return None
+    config = email_config(inbox.config)
+    mb = config.max_message_mb if config is not None else DEFAULT_MAX_MESSAGE_MB
+    return AttachmentLimits(max_files=MAX_ATTACHMENTS, max_bytes=mb * 2**20)
+
+
+def attachments_refused(inbox: Inbox) -> str:
+    """Why a reply in an inbox without attachments can't carry one."""
+    return f"replies in {inbox.name} can't carry attachments: only email replies can"
+
+
+def check_reply_attachments(inbox: Inbox, count: int, total_bytes: int) -> None:
+    """Raise the reason when a reply here can't carry `count` files of `total_bytes`."""
+    limits = reply_attachment_limits(inbox)
+    if limits is None:
+        raise BadRequest(attachments_refused(inbox))
+    if count > limits.max_files:
+        raise BadRequest(f"a reply can carry at most {limits.max_files} files")
+    if total_bytes > limits.max_bytes:
+        raise PayloadTooLarge(
+            f"the attachments total {total_bytes / 2**20:.1f} MB; "
+            f"replies from {inbox.name} carry at most {limits.max_mb} MB"
+        )
 
 
 async def do_post_note(
@@ -79,6 +145,7 @@ async def do_post_reply(
     *,
     at: datetime | None = None,
     based_on: int | None = None,
+    attachments: Sequence[NewAttachment] = (),
 ) -> Message:
     """A reply to the customer, stored as outbound and queued for its channel.
 
@@ -91,6 +158,10 @@ async def do_post_reply(
     conversation since then, the reply is refused (409, "new activity since
     you started", with `new_message_ids`) so the author can review and resend.
     Notes and the author's own replies don't count. None skips the check.
+
+    `attachments` (email inboxes only, within `reply_attachment_limits`)
+    become the message's Attachment rows, which the returned message has
+    loaded, and parts of the email.
     """
     text = _check_text(text)
     async with transaction(rt) as tx:
@@ -99,6 +170,10 @@ async def do_post_reply(
         conv = await get_visible_conversation(
             tx.session, actor, conversation_id, for_update=based_on is not None
         )
+        if attachments:
+            inbox = await tx.session.get(Inbox, conv.inbox_id)
+            assert inbox is not None  # a foreign key
+            check_reply_attachments(inbox, len(attachments), sum(a.size for a in attachments))
         if conv.assignee_id is None:
             await claim_if_unassigned(tx, actor, conv, reason="replied")
         if conv.assignee_id not in (None, actor.id) and not actor.can_assign_others:
@@ -110,8 +185,22 @@ async def do_post_reply(
             if newer:
                 raise Conflict("new activity since you started", new_message_ids=newer)
         message = await _add_agent_message(tx, actor, conv, Direction.OUTBOUND, text, at)
+        rows = [
+            Attachment(
+                message_id=message.id,
+                filename=a.filename,
+                content_type=a.content_type,
+                size=a.size,
+                sha256=a.sha256,
+            )
+            for a in attachments
+        ]
+        if rows:
+            tx.session.add_all(rows)
+            await tx.session.flush()  # their ids: the author's copy links to them at once
+        set_committed_value(message, "attachments", rows)
         if at is None:
-            await queue_email_reply(tx, rt, conv, message)
+            await queue_email_reply(tx, rt, conv, message, rows)
         return message
 
 

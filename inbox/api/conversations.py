@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from inbox.access import visible_inbox_ids
+from collections.abc import Sequence
+
+from inbox.access import get_visible_conversation, visible_inbox_ids
 from inbox.actions.conversations import (
     do_assign_conversation,
     do_claim_conversation,
     do_release_conversation,
     do_set_status,
 )
-from inbox.actions.messages import do_post_note_with_mentions, do_post_reply
-from inbox.errors import NotFound
-from inbox.models import Status
+from inbox.actions.messages import (
+    NOTE_ATTACHMENTS_REFUSED,
+    NewAttachment,
+    attachments_refused,
+    do_post_note_with_mentions,
+    do_post_reply,
+    reply_attachment_limits,
+)
+from inbox.errors import BadRequest, NotFound
+from inbox.models import Inbox, Status
 from inbox.queries import list_conversations as query_conversations
+from inbox.views.middleware import CSRF_FORM_FIELD
+from inbox.views.uploads import FILES_FIELD, message_form
 
 from .reads import conversation_messages, decode_cursor, visible_conversation_row
 from .registry import Call, Endpoint
@@ -25,6 +36,7 @@ from .schemas import (
     ConversationResultOut,
     EmptyIn,
     MessageResultOut,
+    PostMessageForm,
     PostMessageIn,
 )
 from .serialise import conversation_out, message_out, new_message_out
@@ -135,14 +147,61 @@ async def post_message(call: Call) -> MessageResultOut:
     "new activity since you started", `details.new_message_ids`) when the
     customer wrote or a colleague replied after that message. Notes are
     always allowed.
+
+    A reply in an email inbox can carry files: send `multipart/form-data`
+    with the same fields and one `files` part per file (see
+    `PostMessageForm`). Each comes back in `attachments` with its `url`.
     """
     conversation_id = call.path_id("conversation")
+    if call.body is None:  # multipart: the registry left the form to us
+        return await _post_message_form(call, conversation_id)
     body = call.body_as(PostMessageIn)
+    return await _post_message(call, conversation_id, body)
+
+
+async def _post_message_form(call: Call, conversation_id: int) -> MessageResultOut:
+    async with call.rt.read_sessions() as db:
+        # Before the body is read: an unknown conversation is a 404, whatever it carries.
+        conv = await get_visible_conversation(db, call.agent, conversation_id)
+        inbox = await db.get(Inbox, conv.inbox_id)
+        assert inbox is not None  # a foreign key
+    limits = reply_attachment_limits(inbox)
+    async with message_form(call.request, limits, attachments_refused(inbox)) as form:
+        fields = {
+            name: value
+            for name, value in form.fields.multi_items()
+            if isinstance(value, str)
+            # A cookie session may send its CSRF token as a field; an empty
+            # based_on is an untouched form input.
+            and name != CSRF_FORM_FIELD
+            and not (name == "based_on" and value == "")
+        }
+        if FILES_FIELD in fields:
+            raise BadRequest(f"`{FILES_FIELD}` takes files, not text")
+        body = PostMessageForm.model_validate(fields)
+        if body.kind == "note" and form.uploads:
+            raise BadRequest(NOTE_ATTACHMENTS_REFUSED)
+        attachments = await form.store(call.rt.blobs)
+    as_json = PostMessageIn(kind=body.kind, text=body.text, based_on=body.based_on)
+    return await _post_message(call, conversation_id, as_json, attachments)
+
+
+async def _post_message(
+    call: Call,
+    conversation_id: int,
+    body: PostMessageIn,
+    attachments: Sequence[NewAttachment] = (),
+) -> MessageResultOut:
     if body.kind == "reply":
         message = await do_post_reply(
-            call.rt, call.agent, conversation_id, body.text, based_on=body.based_on
+            call.rt,
+            call.agent,
+            conversation_id,
+            body.text,
+            based_on=body.based_on,
+            attachments=attachments,
         )
-        return MessageResultOut(message=new_message_out(message))
+        return MessageResultOut(message=new_message_out(message, message.attachments))
     posted = await do_post_note_with_mentions(call.rt, call.agent, conversation_id, body.text)
     return MessageResultOut(
         message=new_message_out(posted.message), warning=posted.mentions.warning()
@@ -227,6 +286,7 @@ ENDPOINTS = [
         tag=TAG,
         status=201,
         body=PostMessageIn,
+        form=PostMessageForm,
         errors=(409,),
     ),
 ]

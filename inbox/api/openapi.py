@@ -20,7 +20,7 @@ ERROR_MEANINGS = {
     403: "Not allowed for your role, or a cookie session without its CSRF token",
     404: "No such thing, or not visible to you (the two answer the same)",
     409: "The conversation's state moved on, e.g. already claimed by a colleague",
-    413: "Request body larger than 1 MiB",
+    413: "Request body larger than 1 MiB, or attachments beyond the inbox's limit",
     422: "Input failed validation: unknown field, wrong type or value out of range",
 }
 
@@ -74,6 +74,7 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 def build_document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     keyed: list[tuple[type[BaseModel], JsonSchemaMode]] = [
         *((m, "validation") for m in _unique([e.body for e in endpoints if e.body])),
+        *((m, "validation") for m in _unique([e.form for e in endpoints if e.form])),
         *((m, "serialization") for m in _unique([*(e.response for e in endpoints), ErrorOut])),
     ]
     refs, defs = models_json_schema(keyed, ref_template=REF_TEMPLATE)
@@ -116,6 +117,10 @@ def build_document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
                 "required": any(f.is_required() for f in endpoint.body.model_fields.values()),
                 "content": _json(refs[(endpoint.body, "validation")]),
             }
+            if endpoint.form is not None:
+                operation["requestBody"]["content"]["multipart/form-data"] = {
+                    "schema": refs[(endpoint.form, "validation")]
+                }
         paths.setdefault(endpoint.openapi_path, {})[endpoint.method.lower()] = operation
 
     return {

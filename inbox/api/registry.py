@@ -24,6 +24,7 @@ from inbox.errors import NotFound
 from inbox.models import Agent
 from inbox.runtime import Runtime
 from inbox.views.requests import require_agent, runtime
+from inbox.views.uploads import is_multipart
 
 from .bodies import read_json
 from .schemas import MAX_ID
@@ -79,6 +80,10 @@ class Endpoint:
     query: type[BaseModel] | None = None
     # Beyond 401 (every endpoint) and the ones implied by a body, query or path id.
     errors: tuple[int, ...] = ()
+    # Also takes `multipart/form-data` with these fields (documented); the
+    # handler reads that form itself (its limits depend on the target) and
+    # finds `call.body` None.
+    form: type[BaseModel] | None = None
 
     @property
     def operation_id(self) -> str:
@@ -119,11 +124,13 @@ class Endpoint:
             params = {k: v for k, v in request.query_params.items() if v != ""}
             query = self.query.model_validate(params)
         body = None
-        if self.body is not None:
+        if self.body is not None and not (self.form is not None and is_multipart(request)):
             body = self.body.model_validate(await read_json(request))
         try:
             result = await self.handler(Call(request, agent, body, query))
         except ValidationError as exc:
+            if self.form is not None and exc.title == self.form.__name__:
+                raise  # the form the handler reads itself: the client's 422
             # Input was validated above, so this is our own output failing its
             # schema: a server bug, never the client's 422.
             raise RuntimeError(f"{self.operation_id} built an invalid response") from exc

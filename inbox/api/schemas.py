@@ -68,6 +68,28 @@ class PostMessageIn(RequestBody):
     )
 
 
+class PostMessageForm(BaseModel):
+    """`multipart/form-data`: the fields of the JSON body, plus `files` for a reply.
+
+    Only replies in an email inbox carry files: at most 10, together no larger
+    than the inbox's `max_message_mb` (25 MB unless set), else 400 or 413 with
+    the reason. A file's name is kept without path or control characters; its
+    declared type is kept as `type/subtype` (else `application/octet-stream`).
+    """
+
+    # Lax, unlike the JSON body: every form value arrives as text.
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["reply", "note"]
+    text: str
+    based_on: int | None = Field(
+        None, ge=0, le=MAX_BIG_ID, description="As in the JSON body; empty means absent."
+    )
+    files: list[bytes] = Field(
+        default_factory=list, description="Files to attach to a reply, one part each."
+    )
+
+
 ViewName = Literal["mine", "unassigned", "all"]
 StatusFilter = Literal["open", "pending", "resolved", "any"]
 
@@ -136,6 +158,10 @@ class AttachmentOut(ResponseBody):
     filename: str
     content_type: str
     size: int
+    url: str = Field(
+        description="Its bytes: a path on this site (`/attachments/{id}`, outside `/api/v1`) "
+        "that takes the same bearer token."
+    )
 
 
 class MessageOut(ResponseBody):
@@ -148,6 +174,9 @@ class MessageOut(ResponseBody):
     text: str
     html: str | None = Field(description="Sanitised HTML, when the channel sent any.")
     delivery: Delivery | None = Field(description="Outbound only: where the channel stands.")
+    automatic: bool = Field(
+        description="Sent automatically (an acknowledgement of a new email), by no agent."
+    )
     created_at: datetime
     attachments: list[AttachmentOut]
 

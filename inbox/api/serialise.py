@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from inbox.actions.auto_reply import ACKNOWLEDGEMENT_SENDER
 from inbox.models import Agent, Attachment, ChannelKind, Customer, Inbox, Message
 from inbox.queries import ConversationRow, TimelineEntry
 
@@ -57,6 +58,7 @@ def _attachment_out(attachment: Attachment) -> AttachmentOut:
         filename=attachment.filename,
         content_type=attachment.content_type,
         size=attachment.size,
+        url=f"/attachments/{attachment.id}",
     )
 
 
@@ -71,6 +73,7 @@ def _message_fields(message: Message, attachments: Sequence[Attachment]) -> Mess
         text=message.text,
         html=message.html,
         delivery=message.delivery,
+        automatic=message.auto_reply_to is not None,
         created_at=message.created_at,
         attachments=[_attachment_out(a) for a in attachments],
     )
@@ -81,9 +84,9 @@ def message_out(message: Message) -> MessageOut:
     return _message_fields(message, message.attachments)
 
 
-def new_message_out(message: Message) -> MessageOut:
-    """A message an agent just wrote: it has no attachments, and none were loaded."""
-    return _message_fields(message, ())
+def new_message_out(message: Message, attachments: Sequence[Attachment] = ()) -> MessageOut:
+    """A message an agent just wrote, with the attachments it was given (none were loaded)."""
+    return _message_fields(message, attachments)
 
 
 def timeline_entry_out(entry: TimelineEntry) -> TimelineEntryOut:
@@ -91,7 +94,10 @@ def timeline_entry_out(entry: TimelineEntry) -> TimelineEntryOut:
         **message_out(entry.message).model_dump(),
         inbox_name=entry.inbox_name,
         channel=ChannelKind(entry.channel),
-        sender_name=entry.sender_name,
+        # No agent wrote it, and neither did the customer the timeline names.
+        sender_name=ACKNOWLEDGEMENT_SENDER
+        if entry.message.auto_reply_to is not None
+        else entry.sender_name,
     )
 
 

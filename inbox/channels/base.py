@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from inbox.channels.email.parse import Bounce
 from inbox.profiles.identities import IdentityRef
 
 
@@ -37,6 +38,8 @@ class InboundEmail:
     headers: Mapping[str, Any] = field(default_factory=dict)
     # "auto_reply", "bounce" or "bulk": never answered automatically.
     auto_kind: str | None = None
+    # A delivery-status report: which email of ours it returns, and whether it failed.
+    bounce: Bounce | None = None
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,8 @@ class Message(Base):
         # The customer's cross-channel timeline.
         Index("ix_messages_customer_timeline", "customer_id", "created_at", "id"),
         Index("ix_messages_conversation", "conversation_id", "created_at", "id"),
+        # The limit on automatic replies: ours to one address in the last hour.
+        Index("ix_messages_auto_reply_to", "auto_reply_to", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
@@ -97,6 +99,10 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the channel says the customer sent it (inbound), if it says.
     received_at: Mapped[datetime | None] = mapped_column()
+    # Set only on what we sent automatically (an acknowledgement, no agent
+    # wrote it): the address it went to, lower-cased. The limit per address
+    # counts these rows, so it holds across worker processes and restarts.
+    auto_reply_to: Mapped[str | None] = mapped_column(String(320))
 
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", lazy="raise")
 

@@ -73,28 +73,63 @@ _HOLDERS = select(Identity.kind, Identity.value, Identity.customer_id).where(
 
 
 async def identity_holders(session: AsyncSession, refs: Sequence[IdentityRef]) -> Holders:
-    """Which customer holds each of these identities (those nobody holds are absent).
-
-    One query for all of them: resolving a sender and then attaching its free
-    identities both need this, and every inbound message does both.
-    """
+    """Which customer holds each of these identities (those nobody holds are absent)."""
     if not refs:
         return {}
     rows = await session.execute(_HOLDERS, {"refs": [(r.kind, r.value) for r in refs]})
     return {(row.kind, row.value): row.customer_id for row in rows}
 
 
-async def find_customer(
-    session: AsyncSession, refs: Sequence[IdentityRef], holders: Holders | None = None
-) -> Customer | None:
-    """The customer of the first identity (in resolution order) anybody holds."""
-    if holders is None:
-        holders = await identity_holders(session, refs)
-    for r in refs:
-        customer_id = holders.get((r.kind, r.value))
-        if customer_id is not None:
-            return await session.get(Customer, customer_id)
-    return None
+class SenderResolver:
+    """Resolves the senders of a batch of inbound messages to customers, in order.
+
+    Everything is read up front in two queries (who holds the identities, and
+    those customers); a sender met earlier in the same batch resolves to the
+    customer made or found for it then, so a batch never makes two customers
+    for one person. New customers and identities are not added to the session
+    here: `pending_customers` and `pending_identities` are written by the
+    caller (customers first, for their ids).
+    """
+
+    def __init__(self, holders: Holders, customers: dict[int, Customer]) -> None:
+        self._holders: dict[tuple[IdentityKind, str], Customer] = {
+            key: customers[customer_id]
+            for key, customer_id in holders.items()
+            if customer_id in customers
+        }
+        self.pending_customers: list[Customer] = []
+        self.pending_identities: list[tuple[Customer, IdentityRef]] = []
+
+    @classmethod
+    async def load(cls, session: AsyncSession, refs: Sequence[IdentityRef]) -> SenderResolver:
+        """Read who holds `refs`, and those customers."""
+        holders = await identity_holders(session, list(dict.fromkeys(refs)))
+        customers: dict[int, Customer] = {}
+        if holders:
+            rows = await session.scalars(_CUSTOMERS, {"ids": sorted(set(holders.values()))})
+            customers = {c.id: c for c in rows}
+        return cls(holders, customers)
+
+    def customer(self, refs: Sequence[IdentityRef], name: str) -> Customer:
+        """The customer of the first identity (in resolution order) anybody holds, or a
+        new one; the identities nobody holds yet become theirs."""
+        customer = next(
+            (c for r in refs if (c := self._holders.get((r.kind, r.value))) is not None), None
+        )
+        if customer is None:
+            customer = Customer(name=name)
+            self.pending_customers.append(customer)
+        elif not customer.name and name:
+            customer.name = name
+        for r in refs:
+            # One held by another customer is left alone: merging is an agent's call.
+            if (r.kind, r.value) not in self._holders:
+                self._holders[(r.kind, r.value)] = customer
+                self.pending_identities.append((customer, r))
+        return customer
+
+
+_CUSTOMERS = select(Customer).where(Customer.id.in_(bindparam("ids", expanding=True)))
 
 
 async def attach_free_identities(

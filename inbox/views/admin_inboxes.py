@@ -20,7 +20,12 @@ from starlette.routing import Route
 
 from inbox.actions.agents import check_admin
 from inbox.actions.inboxes import do_create_email_inbox, do_update_email_settings
-from inbox.channels.email.settings import EmailConfig, EmailSecrets, email_config
+from inbox.channels.email.settings import (
+    DEFAULT_ACKNOWLEDGEMENT,
+    EmailConfig,
+    EmailSecrets,
+    email_config,
+)
 from inbox.errors import BadRequest, NotFound
 from inbox.models import (
     Agent,
@@ -37,7 +42,13 @@ from inbox.views.requests import require_agent, runtime
 from inbox.views.templating import render
 
 # What a new inbox's form starts with: the usual ports and limits.
-_NEW_FORM = {"imap_port": "993", "smtp_port": "587", "folder": "INBOX", "max_message_mb": "25"}
+_NEW_FORM = {
+    "imap_port": "993",
+    "smtp_port": "587",
+    "folder": "INBOX",
+    "max_message_mb": "25",
+    "acknowledgement_text": DEFAULT_ACKNOWLEDGEMENT,
+}
 # Form field -> where it goes in EmailConfig (and so which error belongs to it).
 _SERVER_FIELDS = ("host", "port", "security", "username")
 _INT_FIELDS = {"imap_port", "smtp_port", "max_message_mb"}
@@ -87,6 +98,12 @@ def _config_input(form: FormData) -> dict[str, Any]:
     }
     for side in ("imap", "smtp"):
         config[side] = {field: values[f"{side}_{field}"] for field in _SERVER_FIELDS}
+    text = form.get("acknowledgement_text")
+    config["acknowledgement"] = {
+        # A checkbox: sent when ticked, absent when not.
+        "enabled": form.get("acknowledgement_enabled") == "on",
+        "text": text if isinstance(text, str) else "",
+    }
     return config
 
 
@@ -226,6 +243,12 @@ def _form_of(config: EmailConfig | None) -> dict[str, str]:
     for side, server in (("imap", config.imap), ("smtp", config.smtp)):
         for field in _SERVER_FIELDS:
             form[f"{side}_{field}"] = str(getattr(server, field))
+    ack = config.acknowledgement
+    form["acknowledgement_text"] = ack.text
+    if ack.enabled:
+        form["acknowledgement_enabled"] = "on"
+    if ack.enabled and ack.enabled_at is not None:
+        form["acknowledgement_since"] = f"{ack.enabled_at:%Y-%m-%d %H:%M} UTC"
     return form
 
 

@@ -7,7 +7,7 @@ shared error handler (in #flash for htmx).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -21,9 +21,15 @@ from inbox.actions.conversations import (
     do_release_conversation,
     do_set_status,
 )
-from inbox.actions.messages import do_post_note_with_mentions, do_post_reply
+from inbox.actions.messages import (
+    NOTE_ATTACHMENTS_REFUSED,
+    attachments_refused,
+    do_post_note_with_mentions,
+    do_post_reply,
+    reply_attachment_limits,
+)
 from inbox.errors import BadRequest, Conflict
-from inbox.models import Agent, Inbox, Message, Status
+from inbox.models import Agent, Attachment, Inbox, Message, Status
 from inbox.queries import TimelineEntry
 from inbox.realtime.snapshots import timeline_entry
 from inbox.runtime import Runtime
@@ -31,6 +37,7 @@ from inbox.views.conversation_page import TIMELINE_PAGE, load_header, timeline_i
 from inbox.views.forms import form_optional_int, form_text
 from inbox.views.requests import path_int, require_agent, runtime
 from inbox.views.templating import is_htmx, render
+from inbox.views.uploads import message_form
 
 MAX_MESSAGE_ID = 2**63 - 1  # message ids are 64-bit
 
@@ -42,6 +49,7 @@ async def _message_posted(
     *,
     based_on: int | None = None,
     warning: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> Response:
     """`based_on` is what the emptied composer's next draft starts from
     (static/app.js moves it on with the live timeline until the agent types)."""
@@ -57,7 +65,7 @@ async def _message_posted(
     return render(
         request,
         "_message_posted.html",
-        item=timeline_item(entry, conv.id, attachments=()),
+        item=timeline_item(entry, conv.id, attachments=attachments),
         header=header,
         based_on=message.id if based_on is None else based_on,
         warning=warning,
@@ -67,9 +75,10 @@ async def _message_posted(
 async def post_note(request: Request) -> Response:
     agent = require_agent(request)
     conversation_id = path_int(request, "conversation_id")
-    async with request.form() as form:
-        text = form_text(form, "text")
-        based_on = _based_on(form)
+    # The composer of an email conversation posts its (empty) file input here too.
+    async with message_form(request, None, NOTE_ATTACHMENTS_REFUSED) as form:
+        text = form_text(form.fields, "text")
+        based_on = _based_on(form.fields)
     posted = await do_post_note_with_mentions(runtime(request), agent, conversation_id, text)
     # Notes aren't checked for new activity, so the next draft keeps the old base.
     # The author hears of mentions that reached nobody ("Olga can't see this inbox").
@@ -81,12 +90,21 @@ async def post_note(request: Request) -> Response:
 async def post_reply(request: Request) -> Response:
     agent = require_agent(request)
     conversation_id = path_int(request, "conversation_id")
-    async with request.form() as form:
-        text = form_text(form, "text")
-        based_on = _based_on(form)
+    rt = runtime(request)
+    async with rt.read_sessions() as db:
+        # Before the body is read: an unknown conversation is a 404, whatever it carries.
+        conv = await get_visible_conversation(db, agent, conversation_id)
+        inbox = await db.get(Inbox, conv.inbox_id)
+        assert inbox is not None  # a foreign key
+    async with message_form(
+        request, reply_attachment_limits(inbox), attachments_refused(inbox)
+    ) as form:
+        text = form_text(form.fields, "text")
+        based_on = _based_on(form.fields)
+        attachments = await form.store(rt.blobs)
     try:
         message = await do_post_reply(
-            runtime(request), agent, conversation_id, text, based_on=based_on
+            rt, agent, conversation_id, text, based_on=based_on, attachments=attachments
         )
     except Conflict as exc:
         new_ids = exc.details.get("new_message_ids")
@@ -94,7 +112,7 @@ async def post_reply(request: Request) -> Response:
             raise  # a plain form post gets the 409 page; Back keeps the text
         return await _reply_refused(request, agent, conversation_id, new_ids)
     # Nothing new had come in up to the reply itself.
-    return await _message_posted(request, agent, message)
+    return await _message_posted(request, agent, message, attachments=message.attachments)
 
 
 # Collision control ----------------------------------------------------------

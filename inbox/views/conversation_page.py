@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from inbox.access import get_visible_conversation, inbox_audience, visible_inbox_ids
+from inbox.actions.messages import AttachmentLimits, reply_attachment_limits
 from inbox.models import (
     Agent,
     Attachment,
@@ -61,6 +62,11 @@ class ConversationHeader:
     # Only filled for leads and admins: who else could take it.
     assignable: list[Agent]
     teams: list[Team]
+
+    @property
+    def reply_attachments(self) -> AttachmentLimits | None:
+        """What the composer's replies may attach; None hides the file input."""
+        return reply_attachment_limits(self.inbox)
 
 
 def header_actions(agent: Agent, conv: Conversation) -> list[HeaderAction]:

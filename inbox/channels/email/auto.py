@@ -1,8 +1,9 @@
-"""Recognising mail no human wrote, and limiting the mail we send automatically.
+"""Recognising mail no human wrote, and addresses no human reads.
 
 Answering a robot with a robot is how mail loops start, so anything classified
-here is never auto-answered (`should_auto_answer`), whatever the kind. The
-checks, first match wins:
+here is never auto-answered (`should_auto_answer`), whatever the kind, nor is
+an address `unattended_address` recognises. (What we do send automatically,
+and how often, is inbox/actions/auto_reply.py.) The checks, first match wins:
 
 1. BOUNCE: ``multipart/report; report-type=delivery-status``, or a sender whose
    local part is mailer-daemon / postmaster. First, because MTAs also stamp
@@ -27,12 +28,16 @@ policy cannot parse never makes classification raise.
 from __future__ import annotations
 
 import re
-from collections import deque
-from datetime import datetime, timedelta
 from email.message import Message
 from enum import StrEnum
 
-__all__ = ["AutoKind", "AutoReplyLimiter", "classify", "header_values", "should_auto_answer"]
+__all__ = [
+    "AutoKind",
+    "classify",
+    "header_values",
+    "should_auto_answer",
+    "unattended_address",
+]
 
 
 class AutoKind(StrEnum):
@@ -139,51 +144,17 @@ def should_auto_answer(kind: AutoKind | None) -> bool:
     return kind is None
 
 
-class AutoReplyLimiter:
-    """At most `max_per_window` of OUR automatic replies to one address per sliding window.
+# Local parts that no person reads, or that RFC 3834 (section 2) says an
+# automatic responder must not answer: no-reply senders, mail daemons, list
+# software and their bounce and request addresses. A "+tag" is ignored.
+_UNATTENDED = re.compile(
+    r"(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|bounces?)(?:[-_.].*)?"
+    r"|mailer[-_]daemon|mail-daemon|postmaster|listserv|majordomo"
+    r"|owner-.+|.+-(?:request|bounces?|owner)"
+)
 
-    The rule: a reply to `address` at `now` is allowed iff fewer than
-    `max_per_window` replies to it were allowed in the half-open interval
-    ``(now - window, now]``; an allowed reply is recorded. Addresses compare
-    case-insensitively. A blank address is never allowed (nowhere to send, and a
-    sign of a bounce).
 
-    Pure and in-memory, for one process; the DB-backed variant applies the same
-    rule to the replies it finds in the database, so both agree on every case.
-    `now` comes from the caller (aware UTC, like the database's timestamps), which
-    keeps the rule testable and the clock in one place.
-    """
-
-    # Beyond this many tracked addresses, expired ones are swept on the next call.
-    _SWEEP_AT = 10_000
-
-    def __init__(self, max_per_window: int = 1, window: timedelta = timedelta(hours=1)) -> None:
-        if max_per_window < 0:
-            raise ValueError("max_per_window must be >= 0")
-        if window <= timedelta(0):
-            raise ValueError("window must be positive")
-        self.max_per_window = max_per_window
-        self.window = window
-        self._sent: dict[str, deque[datetime]] = {}
-
-    def allow(self, address: str, now: datetime) -> bool:
-        key = address.strip().lower()
-        if not key:
-            return False
-        horizon = now - self.window
-        if len(self._sent) >= self._SWEEP_AT:
-            self._sweep(horizon)
-        sent = self._sent.get(key)
-        if sent is not None:
-            while sent and sent[0] <= horizon:
-                sent.popleft()
-        if sent is not None and len(sent) >= self.max_per_window:
-            return False
-        if self.max_per_window == 0:
-            return False
-        self._sent.setdefault(key, deque()).append(now)
-        return True
-
-    def _sweep(self, horizon: datetime) -> None:
-        for key in [key for key, sent in self._sent.items() if not sent or sent[-1] <= horizon]:
-            del self._sent[key]
+def unattended_address(address: str) -> bool:
+    """Whether mail to this address reaches a program rather than a person."""
+    local = address.strip().lower().rpartition("@")[0] or address.strip().lower()
+    return bool(_UNATTENDED.fullmatch(local.partition("+")[0]))

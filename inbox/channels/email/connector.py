@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from datetime import date, datetime
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from inbox.actions.mail import (
@@ -25,6 +26,7 @@ from inbox.actions.mail import (
     do_save_checkpoint,
     sync_state,
 )
+from inbox.channels.base import InboundMessage
 from inbox.channels.email.imap_sync import (
     Batch,
     ImapError,
@@ -32,7 +34,8 @@ from inbox.channels.email.imap_sync import (
     MailboxState,
     MailboxSync,
 )
-from inbox.channels.email.normalise import Rejected, to_inbound
+from inbox.channels.email.normalise import Rejected
+from inbox.channels.email.parse_pool import normalise_batch
 from inbox.channels.email.sender import send_due
 from inbox.channels.email.settings import (
     EmailConfig,
@@ -40,7 +43,7 @@ from inbox.channels.email.settings import (
     imap_username,
     smtp_settings,
 )
-from inbox.channels.ingest import ingest
+from inbox.channels.ingest import ingest_batch
 from inbox.errors import BadRequest, InboxError
 from inbox.models import Inbox
 from inbox.runtime import Runtime
@@ -52,6 +55,13 @@ log = logging.getLogger(__name__)
 IDLE_SECONDS = 5 * 60.0
 SEND_EVERY_SECONDS = 5.0
 _BACKOFF_START, _BACKOFF_CAP = 1.0, 60.0
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    batch: Batch
+    results: list[InboundMessage | Rejected]  # one per message of batch.mails
+    oversized: list[tuple[int, int, str, str]]  # (uid, size, raw sha256, why): held for size
 
 
 def make_connector(rt: Runtime, inbox: Inbox) -> EmailConnector:
@@ -133,10 +143,8 @@ class EmailConnector:
             if saved is not None
             else MailboxState()
         )
-        batches = sync.batches(state)
-        stored = 0
-        while (batch := await asyncio.to_thread(next, batches, None)) is not None:
-            stored += await self._take_batch(sync, batch, config, config.folder)
+
+        async def checkpoint(batch: Batch) -> None:
             # Only now, with every message of the batch committed (or held).
             await do_save_checkpoint(
                 self._rt,
@@ -147,51 +155,79 @@ class EmailConnector:
                 highest_modseq=batch.state.highest_modseq,
                 synced=len(batch.mails),
             )
+
+        return await self._take_all(sync, sync.batches(state), config, config.folder, checkpoint)
+
+    async def _take_all(
+        self,
+        sync: MailboxSync,
+        batches: Iterator[Batch],
+        config: EmailConfig,
+        folder: str,
+        after: Callable[[Batch], Awaitable[None]],
+    ) -> int:
+        """Take every batch in order; while one is being stored, the next is fetched and
+        parsed. Returns how many messages were stored."""
+        stored = 0
+        ahead = asyncio.create_task(self._fetch(sync, batches, config))
+        try:
+            while (fetched := await ahead) is not None:
+                ahead = asyncio.create_task(self._fetch(sync, batches, config))
+                stored += await self._store(fetched, folder)
+                await after(fetched.batch)
+        finally:
+            ahead.cancel()
+            with contextlib.suppress(BaseException):
+                await ahead
         return stored
 
-    async def _take_batch(
-        self, sync: MailboxSync, batch: Batch, config: EmailConfig, folder: str
-    ) -> int:
-        stored = 0
-        for mail in batch.mails:
-            stored += await self._take(config, folder, mail.uid, mail.raw, mail.internal_date)
+    async def _fetch(
+        self, sync: MailboxSync, batches: Iterator[Batch], config: EmailConfig
+    ) -> _Fetched | None:
+        """The next batch from the server, parsed (None at the end)."""
+        batch = await asyncio.to_thread(next, batches, None)
+        if batch is None:
+            return None
+        results = await normalise_batch(
+            self.inbox_id,
+            [(mail.raw, mail.internal_date) for mail in batch.mails],
+            blobs=self._blobs,
+            secret=self._rt.settings.secret_key,
+            max_bytes=config.max_message_mb * 2**20,
+        )
+        oversized: list[tuple[int, int, str, str]] = []
         for uid, size in batch.oversized:
-            # Fetched alone, so the batch stays small; kept, never dropped.
+            # Fetched alone, so the batch stays small; kept, never dropped. Here,
+            # not while storing, so the connection is never used by two threads.
             big = await asyncio.to_thread(sync.fetch_one, uid, uidvalidity=batch.state.uidvalidity)
             if big is None:
                 continue  # deleted on the server since: nothing to keep
             sha256 = await asyncio.to_thread(self._blobs.put, big.raw)
             limit = f"larger than the {config.max_message_mb} MB limit ({size} bytes)"
-            await self._quarantine(folder, uid, sha256, size, limit)
-        return stored
+            oversized.append((uid, size, sha256, limit))
+        return _Fetched(batch, results, oversized)
 
-    async def _take(
-        self,
-        config: EmailConfig,
-        folder: str,
-        uid: int,
-        raw: bytes,
-        internal_date: datetime | None,
-    ) -> int:
-        result = await asyncio.to_thread(
-            to_inbound,
-            self.inbox_id,
-            raw,
-            blobs=self._blobs,
-            secret=self._rt.settings.secret_key,
-            max_bytes=config.max_message_mb * 2**20,
-            received_at=internal_date,
-        )
-        if isinstance(result, Rejected):
-            await self._quarantine(folder, uid, result.raw_sha256, result.size, result.reason)
-            return 0
-        try:
-            received = await ingest(self._rt, result)
-        except InboxError as exc:
-            sha = result.email.raw_sha256 if result.email else None
-            await self._quarantine(folder, uid, sha, len(raw), exc.message)
-            return 0
-        return 1 if received.created else 0
+    async def _store(self, fetched: _Fetched, folder: str) -> int:
+        """Hold what can't be taken in, store the rest in one transaction."""
+        accepted: list[tuple[int, int, InboundMessage]] = []
+        for mail, result in zip(fetched.batch.mails, fetched.results, strict=True):
+            if isinstance(result, Rejected):
+                await self._quarantine(
+                    folder, mail.uid, result.raw_sha256, result.size, result.reason
+                )
+            else:
+                accepted.append((mail.uid, len(mail.raw), result))
+        stored = 0
+        received = await ingest_batch(self._rt, [inbound for _, _, inbound in accepted])
+        for (uid, size, inbound), outcome in zip(accepted, received, strict=True):
+            if isinstance(outcome, InboxError):
+                sha = inbound.email.raw_sha256 if inbound.email else None
+                await self._quarantine(folder, uid, sha, size, outcome.message)
+            elif outcome.created:
+                stored += 1
+        for uid, size, sha256, reason in fetched.oversized:
+            await self._quarantine(folder, uid, sha256, size, reason)
+        return stored
 
     async def _quarantine(
         self, folder: str, uid: int, sha256: str | None, size: int, reason: str
@@ -232,10 +268,12 @@ class EmailConnector:
             total, batches = await asyncio.to_thread(sync.history, since)
             if on_total:
                 on_total(total)
-            while (batch := await asyncio.to_thread(next, batches, None)) is not None:
-                stored += await self._take_batch(sync, batch, config, folder)
+
+            async def progress(batch: Batch) -> None:
                 if on_progress:
                     on_progress(len(batch.mails) + len(batch.oversized))
+
+            stored = await self._take_all(sync, batches, config, folder, progress)
         finally:
             await asyncio.to_thread(sync.close)
         return stored

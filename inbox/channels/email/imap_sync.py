@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any, Literal
 
@@ -80,6 +80,12 @@ class MailboxState:
     uidvalidity: int | None = None
     last_uid: int = 0  # highest UID already handed over and committed
     highest_modseq: int | None = None  # CONDSTORE, when the server has it
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # imapclient's own zone class can't be unpickled, and fetched mail is
+    # parsed in other processes (parse_pool).
+    return value.astimezone(UTC) if value is not None and value.tzinfo else value
 
 
 @dataclass(frozen=True)
@@ -161,10 +167,12 @@ class MailboxSync:
             with contextlib.suppress(OSError, AttributeError):
                 client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            with self._errors("log in"):
-                if s.security == "starttls":
+            if s.security == "starttls":
+                # Its own step, so a refused certificate isn't reported as a failed login.
+                with self._errors("STARTTLS"):
                     # Raises when STARTTLS isn't offered: never fall back to plain text.
                     client.starttls(context)
+            with self._errors("log in"):
                 client.login(s.username, s.password)
                 client.normalise_times = False  # keep INTERNALDATE's zone
                 self._capabilities = frozenset(
@@ -299,7 +307,10 @@ class MailboxSync:
         if raw is None:
             return None
         return FetchedMail(
-            uid, bytes(raw), int(data.get(b"RFC822.SIZE", len(raw))), data.get(b"INTERNALDATE")
+            uid,
+            bytes(raw),
+            int(data.get(b"RFC822.SIZE", len(raw))),
+            _utc(data.get(b"INTERNALDATE")),
         )
 
     def wait_for_change(self, timeout: float) -> bool:
@@ -401,7 +412,7 @@ class MailboxSync:
             if raw is not None:
                 info = meta[uid]
                 yield FetchedMail(
-                    uid, bytes(raw), int(info[b"RFC822.SIZE"]), info.get(b"INTERNALDATE")
+                    uid, bytes(raw), int(info[b"RFC822.SIZE"]), _utc(info.get(b"INTERNALDATE"))
                 )
 
     def _drop(self) -> None:

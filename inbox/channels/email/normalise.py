@@ -47,8 +47,14 @@ def to_inbound(
     secret: str,
     max_bytes: int,
     received_at: datetime | None = None,
+    durable: bool = True,
 ) -> InboundMessage | Rejected:
-    raw_sha256 = blobs.put(raw)
+    """Keep the bytes, parse them, and say what ingest should store (or why not).
+
+    ``durable=False`` leaves the blobs' fsyncs to the caller (`blob_digests`
+    names them), which batches them.
+    """
+    raw_sha256 = blobs.put(raw, durable=durable)
     if len(raw) > max_bytes:
         limit = max_bytes // 2**20
         return Rejected(f"larger than the {limit} MB limit", raw_sha256, len(raw))
@@ -67,7 +73,7 @@ def to_inbound(
             filename=a.filename,
             content_type=a.content_type,
             size=len(a.data),
-            sha256=blobs.put(a.data),
+            sha256=blobs.put(a.data, durable=durable),
         )
         for a in parsed.attachments
     )
@@ -108,5 +114,14 @@ def to_inbound(
                 **dict(parsed.headers),
             },
             auto_kind=parsed.auto.value if parsed.auto else None,
+            bounce=parsed.bounce,
         ),
     )
+
+
+def blob_digests(result: InboundMessage | Rejected) -> list[str]:
+    """The blobs `to_inbound` stored for this message."""
+    if isinstance(result, Rejected):
+        return [result.raw_sha256]
+    raw = [result.email.raw_sha256] if result.email and result.email.raw_sha256 else []
+    return [*raw, *(a.sha256 for a in result.attachments)]

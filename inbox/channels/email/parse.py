@@ -1,8 +1,10 @@
 """Turning raw RFC 5322 bytes into what an agent reads, whatever the sender's client did.
 
-Parsing uses the standard library's ``email`` package with the modern policy
-(``email.policy.default``), falling back to ``compat32`` when the modern policy
-raises; each header is read defensively on its own, so one broken header costs
+Parsing uses the standard library's ``email`` package with the ``compat32``
+policy, falling back to the modern one (``email.policy.default``) when it
+raises. Headers are read raw and decoded here, so the modern policy's header
+objects would buy nothing, and building them took two thirds of the parse.
+Each header is read defensively on its own, so one broken header costs
 only that header. `UnparseableEmail` is raised only when nothing usable is
 there: empty input, or no email header at all (not an email). Broken MIME still
 yields the best text possible.
@@ -49,6 +51,12 @@ Rules chosen
 * Beyond the fields asked for, ``bounced_message_id`` (the Message-ID of the
   original returned in a delivery report, so a bounce can be threaded by its
   reply token) and ``problems`` (what was skipped or repaired) are reported.
+* ``bounce``: for a report carrying a message/delivery-status part (RFC 3464)
+  and the original's Message-ID, each recipient's Action, Status and
+  Diagnostic-Code. It is ``failed`` only when some recipient's Action is
+  ``failed`` (a ``delayed`` message is still being tried). A bounce without
+  such a report (old-style prose from a mailer-daemon) has no ``bounce``: its
+  wording is too varied to tell a failure from a delay or a warning reliably.
 
 Memory: the caller's ``raw`` is fed to the parser in 1 MiB slices, so no
 whole-message str copy is made. For a message carrying one attachment of D
@@ -66,6 +74,7 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -84,8 +93,10 @@ from .auto import AutoKind, classify, header_values
 from .quoting import html_to_text, split_quoted, split_quoted_html
 
 __all__ = [
+    "Bounce",
     "ParsedAttachment",
     "ParsedEmail",
+    "RecipientStatus",
     "UnparseableEmail",
     "decode_bytes",
     "decode_header_text",
@@ -102,6 +113,30 @@ class ParsedAttachment:
     data: bytes
     inline: bool
     content_id: str | None
+
+
+@dataclass(frozen=True)
+class RecipientStatus:
+    """One recipient's fields in a delivery-status report, cleaned for display."""
+
+    recipient: str  # the Final-Recipient address; '' when the report names none
+    action: str  # failed, delayed, delivered, relayed or expanded (lower case)
+    status: str  # the enhanced status code (RFC 3463), e.g. '5.1.1'; '' when missing
+    diagnostic: str  # the Diagnostic-Code's text, without its type ('smtp;')
+
+
+@dataclass(frozen=True)
+class Bounce:
+    """What a delivery-status report says about the email it returns.
+
+    `reason` explains the failed recipients in the report's own words (text
+    from outside: display it escaped); it is empty when nothing failed.
+    """
+
+    original_message_id: str
+    failed: bool
+    reason: str
+    recipients: tuple[RecipientStatus, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,6 +160,8 @@ class ParsedEmail:
     # For a delivery report: the Message-ID of the returned original, which
     # threads a bounce to the conversation it belongs to (our ids carry tokens).
     bounced_message_id: str | None = None
+    # For a delivery-status report: what happened to each recipient.
+    bounce: Bounce | None = None
     # What was skipped or repaired, in words safe to show an admin.
     problems: tuple[str, ...] = field(default=())
 
@@ -329,26 +366,32 @@ _REGISTRY = HeaderRegistry()
 
 def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
     """(display name, addr-spec) of every valid address in all `name` headers."""
-    pairs: list[tuple[str, str]] = []
-    for raw in header_values(msg, name):
-        value = _unescape_surrogates(raw)
-        parsed: list[tuple[str, str]] | None = None
-        try:
-            header = _REGISTRY(name, value)
-            if isinstance(header, AddressHeader):
-                parsed = [(a.display_name, a.addr_spec) for a in header.addresses]
-        except Exception:
-            parsed = None
-        if parsed is None:
-            parsed = getaddresses([value])
-        for display, addr in parsed:
-            clean = _clean_addr(addr)
-            if clean:
-                pairs.append((decode_header_text(display), clean))
     unique: dict[str, str] = {}
-    for display, addr in pairs:
-        unique.setdefault(addr, display)
+    for raw in header_values(msg, name):
+        for display, addr in _address_list(name, raw):
+            unique.setdefault(addr, display)
     return [(display, addr) for addr, display in unique.items()]
+
+
+# The same few values come back all the time (the inbox's own address in To,
+# a regular's From), and the library's address parser is slow.
+@functools.lru_cache(maxsize=4096)
+def _address_list(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    value = _unescape_surrogates(raw)
+    parsed: list[tuple[str, str]] | None = None
+    try:
+        header = _REGISTRY(name, value)
+        if isinstance(header, AddressHeader):
+            parsed = [(a.display_name, a.addr_spec) for a in header.addresses]
+    except Exception:
+        parsed = None
+    if parsed is None:
+        parsed = getaddresses([value])
+    return tuple(
+        (decode_header_text(display), clean)
+        for display, addr in parsed
+        if (clean := _clean_addr(addr))
+    )
 
 
 def _date(msg: Message) -> datetime | None:
@@ -727,6 +770,117 @@ def _bounced_message_id(msg: Message) -> str | None:
     return None
 
 
+_STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
+_STATUS_CODE = re.compile(r"(?<![\d.])[245]\.\d{1,3}\.\d{1,3}(?![\d.])")
+# 'smtp; 550 ...', 'rfc822; a@b', 'X-Postfix; ...': the type before the value.
+_TYPED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]{0,40}\s*;\s*")
+_GROUP_BREAK = re.compile(r"\r?\n[ \t]*\r?\n")
+# The subject.detail of common codes (RFC 3463), for a report with no diagnostic.
+_STATUS_MEANINGS = {
+    "1.1": "the address does not exist",
+    "1.2": "the recipient's domain does not exist",
+    "1.10": "the address does not exist",
+    "2.1": "the mailbox is disabled",
+    "2.2": "the mailbox is full",
+    "2.3": "the message is too large for the mailbox",
+    "3.4": "the message is too large",
+    "4.4": "the recipient's mail server could not be reached",
+    "4.7": "it could not be delivered in time",
+    "7.1": "the recipient's mail server refused it",
+}
+_MAX_RECIPIENTS = 100
+_MAX_REASON = 500
+
+
+def _status_groups(part: Message) -> list[Message]:
+    """The field groups of a delivery-status part: the message's, then one per recipient."""
+    payload = part.get_payload()
+    if _content_type(part) == "message/delivery-status" and isinstance(payload, list):
+        # The library splits this type into one Message per group itself.
+        return [group for group in payload if isinstance(group, Message)]
+    # The library reads message/global-delivery-status (RFC 6533) as an
+    # attached message: split its text into groups here.
+    data = _message_bytes(part) if isinstance(payload, list) else _payload_bytes(part)
+    parser = HeaderParser(policy=email_policy.compat32)
+    return [
+        parser.parsestr(group.strip("\r\n") + "\n", headersonly=True)
+        for group in _GROUP_BREAK.split(decode_bytes(data, "utf-8"))
+        if group.strip()
+    ]
+
+
+def _status_field(group: Message, name: str) -> str:
+    values = header_values(group, name)
+    return decode_header_text(values[0]) if values else ""
+
+
+def _recipient_status(group: Message) -> RecipientStatus | None:
+    """A recipient's fields, or None for a group without an Action (the per-message one)."""
+    action = _status_field(group, "Action").lower()
+    if not action:
+        return None
+    recipient = _TYPED.sub("", _status_field(group, "Final-Recipient"))
+    if not recipient:
+        recipient = _TYPED.sub("", _status_field(group, "Original-Recipient"))
+    code = _STATUS_CODE.search(_status_field(group, "Status"))
+    return RecipientStatus(
+        recipient=recipient.strip("<> ")[:320],
+        # 'failed (permanent)' still fails; only the first word is the action.
+        action=action.split()[0].strip(";,()"),
+        status=code.group(0) if code else "",
+        diagnostic=_TYPED.sub("", _status_field(group, "Diagnostic-Code")),
+    )
+
+
+def _explain(recipient: RecipientStatus) -> str:
+    status, diagnostic = recipient.status, recipient.diagnostic
+    if diagnostic:
+        # Most diagnostics repeat the status code; say it once.
+        return diagnostic if not status or status in diagnostic else f"{status} {diagnostic}"
+    if status:
+        meaning = _STATUS_MEANINGS.get(status.split(".", 1)[1])
+        return f"{status} ({meaning})" if meaning else status
+    return "no reason given"
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut) + "\u2026"
+
+
+def _bounce(msg: Message, original_message_id: str | None) -> Bounce | None:
+    """The recipients' fate as a delivery-status report (RFC 3464) tells it."""
+    if original_message_id is None or _content_type(msg) != "multipart/report":
+        return None
+    payload = msg.get_payload()
+    parts = [
+        part
+        for part in (payload if isinstance(payload, list) else ())
+        if isinstance(part, Message) and _content_type(part) in _STATUS_TYPES
+    ]
+    if not parts:
+        return None
+    recipients: list[RecipientStatus] = []
+    for part in parts:
+        for group in _status_groups(part):
+            found = _recipient_status(group)
+            if found is not None:
+                recipients.append(found)
+    failed = [r for r in recipients if r.action == "failed"]
+    if len(failed) == 1:
+        reason = _explain(failed[0])
+    else:
+        reason = "; ".join(f"{r.recipient or 'a recipient'}: {_explain(r)}" for r in failed)
+    return Bounce(
+        original_message_id=original_message_id,
+        failed=bool(failed),
+        reason=_shorten(reason, _MAX_REASON),
+        recipients=tuple(recipients[:_MAX_RECIPIENTS]),
+    )
+
+
 def _parse(raw: bytes, policy: email_policy.Policy) -> Message:
     parser: BytesFeedParser[Message] = BytesFeedParser(policy=policy)
     view = memoryview(raw)
@@ -782,6 +936,7 @@ def _extract(msg: Message, max_part_bytes: int) -> ParsedEmail:
         if value or header_values(msg, name):
             kept[name] = value
     message_ids = _header_ids(msg, "Message-ID")
+    bounced_message_id = _bounced_message_id(msg)
     return ParsedEmail(
         message_id=message_ids[0] if message_ids else None,
         in_reply_to=tuple(_header_ids(msg, "In-Reply-To")),
@@ -799,7 +954,8 @@ def _extract(msg: Message, max_part_bytes: int) -> ParsedEmail:
         attachments=tuple(collected.attachments),
         auto=classify(msg, from_address),
         headers=MappingProxyType(kept),
-        bounced_message_id=_bounced_message_id(msg),
+        bounced_message_id=bounced_message_id,
+        bounce=_bounce(msg, bounced_message_id),
         problems=tuple(dict.fromkeys(problems)),
     )
 
@@ -812,7 +968,7 @@ def parse_email(raw: bytes, *, max_part_bytes: int = 25 * 2**20) -> ParsedEmail:
     if not raw or raw.isspace():
         raise UnparseableEmail("the message is empty")
     msg: Message | None = None
-    for policy in (email_policy.default, email_policy.compat32):
+    for policy in (email_policy.compat32, email_policy.default):
         try:
             if msg is None:
                 msg = _parse(raw, policy)
@@ -822,8 +978,7 @@ def parse_email(raw: bytes, *, max_part_bytes: int = 25 * 2**20) -> ParsedEmail:
         except UnparseableEmail:
             raise
         except Exception:
-            # The modern policy can raise late, while header objects are built:
-            # read everything again with compat32.
+            # Whatever compat32 could not read, the other policy may.
             msg = None
             continue
     raise UnparseableEmail("the message structure could not be read")

@@ -127,7 +127,9 @@ def _attribution_end(lines: list[str], i: int) -> int | None:
         joined = " ".join(parts)
         if len(joined) > _ATTRIBUTION_MAX_CHARS:
             break
-        if _ATTRIBUTION.match(joined) and _DIGIT.search(joined):
+        # Every attribution ends with a colon: the cheap test first, as this
+        # runs for every line of every message.
+        if joined.endswith(":") and _ATTRIBUTION.match(joined) and _DIGIT.search(joined):
             return j + 1
     return None
 

@@ -24,7 +24,7 @@ async def send_due(rt: Runtime, inbox_id: int, smtp: SmtpSettings, blobs: BlobSt
         due = await due_emails(db, utcnow(), inbox_id=inbox_id)
     sent = 0
     for queued in due:
-        raw = await asyncio.to_thread(_read, blobs, queued.raw_sha256)
+        raw = await asyncio.to_thread(blobs.read, queued.raw_sha256)
         if raw is None:
             await do_mark_email_failed(
                 rt, queued.message_id, "the composed email is missing from storage", permanent=True
@@ -51,10 +51,3 @@ async def send_due(rt: Runtime, inbox_id: int, smtp: SmtpSettings, blobs: BlobSt
         await do_mark_email_sent(rt, queued.message_id)
         sent += 1
     return sent
-
-
-def _read(blobs: BlobStore, sha256: str) -> bytes | None:
-    if not blobs.exists(sha256):
-        return None
-    with blobs.open(sha256) as f:
-        return f.read()

@@ -8,6 +8,7 @@ a 5xx answer is permanent (the address or the message was refused), while a
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -63,7 +64,21 @@ async def send_raw(
             f"SMTP server answered {exc.code} {exc.message}", permanent=exc.code >= 500
         ) from None
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        raise SmtpFailure(
-            f"could not reach {settings.host}:{settings.port} ({type(exc).__name__})",
-            permanent=False,
-        ) from None
+        raise SmtpFailure(_not_connected(settings, exc), permanent=False) from None
+
+
+def _not_connected(settings: SmtpSettings, exc: BaseException) -> str:
+    """Why no session came about. A refused certificate or a server without
+    STARTTLS is something an admin must fix, not a network outage: say so."""
+    where = f"{settings.host}:{settings.port}"
+    cause: BaseException | None = exc
+    while cause is not None:  # aiosmtplib wraps the ssl error of implicit TLS
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"the TLS certificate of {where} was not accepted ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS with {where} failed ({cause.reason or type(cause).__name__})"
+        cause = cause.__cause__
+    # aiosmtplib raises a bare SMTPException when STARTTLS isn't offered.
+    if settings.security == "starttls" and "STARTTLS" in str(exc):
+        return f"{where} does not offer STARTTLS: not sending without TLS"
+    return f"could not reach {where} ({type(exc).__name__})"
