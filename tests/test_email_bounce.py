@@ -287,6 +287,7 @@ async def test_a_bounce_marks_the_reply_failed_on_the_page_in_the_api_and_live(
     assert api.status_code == 200
     by_id = {m["id"]: m for m in api.json()["messages"]}
     assert by_id[reply.id]["delivery"] == "failed"
+    assert by_id[reply.id]["delivery_error"].startswith("the email came back undelivered: 550")
 
     # The report itself is kept in the conversation, marked as a bounce.
     bounce, kept = await stored_report(rt, "<dsn-1@mx.shop.test>")

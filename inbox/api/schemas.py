@@ -174,6 +174,9 @@ class MessageOut(ResponseBody):
     text: str
     html: str | None = Field(description="Sanitised HTML, when the channel sent any.")
     delivery: Delivery | None = Field(description="Outbound only: where the channel stands.")
+    delivery_error: str | None = Field(
+        description="Why a failed (or retrying) message was not delivered, in plain words."
+    )
     automatic: bool = Field(
         description="Sent automatically (an acknowledgement of a new email), by no agent."
     )
