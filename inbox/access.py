@@ -120,5 +120,15 @@ async def get_visible_customer(
         )
     customer = await session.scalar(stmt)
     if customer is None:
+        # A merged customer keeps no conversations of its own: it is seen
+        # through the customer it was merged into, so whoever sees where its
+        # conversations went can find it and undo the merge.
+        merged_into = await session.scalar(
+            select(Customer.merged_into_id).where(Customer.id == customer_id)
+        )
+        if merged_into is not None and merged_into != customer_id:
+            await get_visible_customer(session, agent, merged_into, visible=visible)
+            customer = await session.get(Customer, customer_id)
+    if customer is None:
         raise NotFound("customer not found")
     return customer

@@ -29,12 +29,18 @@ SESSION_MAX_AGE = int(timedelta(days=14).total_seconds())
 def _routes() -> list[BaseRoute]:
     from inbox.api.routes import routes as api_routes
     from inbox.channels.api.webhook import routes as api_webhook_routes
+    from inbox.channels.meta.webhook import routes as meta_webhook_routes
+    from inbox.channels.telegram.webhook import routes as telegram_webhook_routes
+    from inbox.channels.twilio.webhook import routes as sms_webhook_routes
     from inbox.views.pages import routes as page_routes
 
     return [
         *health.routes,
         *session.routes,
         *api_webhook_routes,
+        *telegram_webhook_routes,
+        *meta_webhook_routes,
+        *sms_webhook_routes,
         # Before the API mount, which would otherwise claim the path.
         WebSocketRoute("/api/v1/stream", stream),
         WebSocketRoute("/ws", browser_socket),

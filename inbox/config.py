@@ -25,6 +25,10 @@ class Settings:
     # so the embedded default leaves it off; production sets it.
     secure_cookies: bool
     allowed_origins: tuple[str, ...]
+    # Whether X-Forwarded-Proto/X-Forwarded-Host name the URL a client called
+    # (Twilio signs that URL). Only true behind a proxy we control that sets
+    # them: otherwise any caller could claim any URL.
+    trust_proxy_headers: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,9 +71,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         channel_layer=_channel_layer(env.get("INBOX_CHANNEL_LAYER", "pubsub")),
         secret_key=_secret_key(data_dir),
         data_dir=data_dir,
-        secure_cookies=env.get("INBOX_SECURE_COOKIES", "").lower() in {"1", "true", "yes"},
+        secure_cookies=_flag(env.get("INBOX_SECURE_COOKIES", "")),
         allowed_origins=origins,
+        trust_proxy_headers=_flag(env.get("INBOX_TRUST_PROXY_HEADERS", "")),
     )
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes"}
 
 
 def _channel_layer(value: str) -> str:

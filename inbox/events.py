@@ -80,6 +80,29 @@ class CustomerUpdated(EventBase):
     version: int
 
 
+class CustomerMerged(EventBase):
+    """One customer was merged into another: its conversations, messages and identities moved.
+
+    Sent to everyone who could see either customer before the move.
+    """
+
+    type: Literal["customer.merged"] = "customer.merged"
+    customer_id: int
+    merged_id: int
+    by_agent_id: int | None
+    version: int
+
+
+class CustomerUnmerged(EventBase):
+    """A merge was undone: what moved went back to the merged customer."""
+
+    type: Literal["customer.unmerged"] = "customer.unmerged"
+    customer_id: int
+    merged_id: int
+    by_agent_id: int | None
+    version: int
+
+
 class AgentDeactivated(EventBase):
     """An agent lost access; their sockets close."""
 
@@ -180,6 +203,8 @@ Event = Annotated[
     | ConversationAssigned
     | ConversationStatusChanged
     | CustomerUpdated
+    | CustomerMerged
+    | CustomerUnmerged
     | AgentDeactivated
     | InboxAccessChanged
     | DirectMessageCreated
@@ -198,6 +223,8 @@ EVENT_CLASSES: tuple[type[EventBase], ...] = (
     ConversationAssigned,
     ConversationStatusChanged,
     CustomerUpdated,
+    CustomerMerged,
+    CustomerUnmerged,
     AgentDeactivated,
     InboxAccessChanged,
     DirectMessageCreated,

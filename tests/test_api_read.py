@@ -241,6 +241,7 @@ async def test_customer_profile_and_timeline_pages(
         "tags": ["returning", "vip"],
         "identities": [{"kind": "email", "value": "maria@example.test", "verified": True}],
         "version": 1,
+        "merged_into_id": None,
     }
     assert [e["text"] for e in body["timeline"]] == [f"m{n}" for n in range(5, 55)]
     entry = body["timeline"][0]

@@ -1,4 +1,8 @@
-"""Reading a JSON request body: bounded in size, and every failure a clear 4xx."""
+"""Reading a request body: bounded in size, and every failure a clear 4xx.
+
+Shared by the JSON API and the inbound webhooks (`inbox.channels.webhooks`),
+which need the raw bytes first because signatures cover them exactly.
+"""
 
 from __future__ import annotations
 
@@ -33,11 +37,11 @@ def _check_no_lone_surrogates(data: Any) -> None:
         raise BadRequest("request body is not valid JSON: lone UTF-16 surrogate") from exc
 
 
-async def read_json(request: Request) -> Any:
-    """The decoded body; `{}` when there is none. Refuses more than 1 MiB."""
+async def read_raw(request: Request) -> bytes:
+    """The body's exact bytes; refuses more than 1 MiB before or while reading."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not declared.isascii() or not declared.isdigit():
             raise BadRequest("Content-Length must be a number of bytes")
         if int(declared) > MAX_BODY_BYTES:
             _too_large()  # refuse before reading a byte
@@ -49,9 +53,11 @@ async def read_json(request: Request) -> Any:
         if size > MAX_BODY_BYTES:
             _too_large()
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        return {}
+    return b"".join(chunks)
+
+
+def parse_json(raw: bytes) -> Any:
+    """The decoded JSON; a 400 with the reason for anything else."""
     try:
         # Strict UTF-8 (RFC 8259): json.loads would accept encoded surrogates.
         text = raw.decode("utf-8")
@@ -63,3 +69,11 @@ async def read_json(request: Request) -> Any:
     if _SURROGATE_ESCAPE.search(text):
         _check_no_lone_surrogates(data)
     return data
+
+
+async def read_json(request: Request) -> Any:
+    """The decoded body; `{}` when there is none."""
+    raw = await read_raw(request)
+    if not raw.strip():
+        return {}
+    return parse_json(raw)

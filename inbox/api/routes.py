@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import account, collab, conversations, customers, mail
+from . import account, collab, conversations, customers, mail, messaging
 from .openapi import document_endpoint
 from .registry import Registry
 
@@ -18,6 +18,7 @@ registry.extend(conversations.ENDPOINTS)
 registry.extend(customers.ENDPOINTS)
 registry.extend(collab.ENDPOINTS)
 registry.extend(mail.ENDPOINTS)
+registry.extend(messaging.ENDPOINTS)
 registry.register(document_endpoint(registry))
 
 routes: list[BaseRoute] = registry.routes()

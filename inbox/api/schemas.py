@@ -221,12 +221,46 @@ class CustomerOut(ResponseBody):
     tags: list[str]
     identities: list[IdentityOut]
     version: int
+    merged_into_id: int | None = Field(
+        description="Set when this customer was merged into that one (undo with `unmerge`)."
+    )
 
 
 class CustomerDetailOut(ResponseBody):
     customer: CustomerOut
     timeline: list[TimelineEntryOut] = Field(description="The newest entries, oldest first.")
     earlier_cursor: str | None = Field(description="Pass as `before` to the timeline endpoint.")
+
+
+class CustomerResultOut(ResponseBody):
+    customer: CustomerOut
+
+
+class MergeVersionsIn(RequestBody):
+    keep: int = Field(description="The `version` you saw of the customer that stays.")
+    merge: int = Field(description="The `version` you saw of the customer merged into it.")
+
+
+class MergeIn(RequestBody):
+    """Merge customer `merge_id` into the one in the path."""
+
+    merge_id: Id
+    versions: MergeVersionsIn
+
+
+class DuplicateReasonOut(ResponseBody):
+    rule: Literal["phone", "email", "name_and_domain"]
+    value: str = Field(description="The phone, email or email domain both share.")
+    text: str = Field(description="The reason, to show to a person.")
+
+
+class DuplicateOut(ResponseBody):
+    customer: CustomerOut
+    reasons: list[DuplicateReasonOut]
+
+
+class DuplicatesOut(ResponseBody):
+    duplicates: list[DuplicateOut]
 
 
 class TimelineOut(ResponseBody):

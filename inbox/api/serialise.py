@@ -114,4 +114,5 @@ def customer_out(customer: Customer) -> CustomerOut:
             for i in customer.identities
         ],
         version=customer.version,
+        merged_into_id=customer.merged_into_id,
     )

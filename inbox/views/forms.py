@@ -24,3 +24,12 @@ def form_optional_int(form: FormData, name: str) -> int | None:
         return int(value)
     except ValueError as exc:
         raise BadRequest(f"{name} must be an id") from exc
+
+
+def form_int(form: FormData, name: str) -> int:
+    value = form_optional_int(form, name)
+    if value is None:
+        raise BadRequest(f"{name} is required")
+    if not 0 <= value < 2**31:  # ids and versions are 32-bit columns
+        raise BadRequest(f"{name} is out of range")
+    return value

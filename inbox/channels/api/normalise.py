@@ -12,9 +12,9 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from inbox.channels.base import InboundMessage
-from inbox.errors import BadRequest
+from inbox.channels.fields import InvalidField, identity
 from inbox.models import IdentityKind
-from inbox.profiles.identities import IdentityRef, ref
+from inbox.profiles.identities import IdentityRef
 
 MAX_TEXT = 100_000
 # messages.external_id is 500 characters.
@@ -45,29 +45,13 @@ class ApiMessage(_Closed):
     sent_at: Annotated[AwareDatetime, Field(strict=False)] | None = None
 
 
-class InvalidField(Exception):
-    """A value the schema admits but the domain refuses (say, a malformed email)."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
-
-
-def _identity(field: str, kind: IdentityKind, value: str) -> IdentityRef:
-    try:
-        return ref(kind, value)
-    except BadRequest as exc:
-        raise InvalidField(field, exc.message) from exc
-
-
 def identities(sender: ApiSender) -> tuple[IdentityRef, ...]:
-    refs = [_identity("sender.id", IdentityKind.API, sender.id)]
+    refs = [identity("sender.id", IdentityKind.API, sender.id)]
     # Blank optional values are treated as absent: integrations often send "".
     if sender.email and sender.email.strip():
-        refs.append(_identity("sender.email", IdentityKind.EMAIL, sender.email))
+        refs.append(identity("sender.email", IdentityKind.EMAIL, sender.email))
     if sender.phone and sender.phone.strip():
-        refs.append(_identity("sender.phone", IdentityKind.PHONE, sender.phone))
+        refs.append(identity("sender.phone", IdentityKind.PHONE, sender.phone))
     return tuple(refs)
 
 

@@ -1,0 +1,188 @@
+"""What every inbound webhook shares, whichever provider calls it.
+
+A webhook runs its checks cheapest-first, each with its own status: unknown
+inbox 404, body too large 413, bad signature 401 (before the body is parsed),
+malformed body 400, schema 422. Then it hands each message to `ingest()` and
+answers only after commit, so a 2xx means stored. Providers redeliver, and
+`InboundMessage.external_id` (the provider's id) makes that idempotent.
+
+Signature, not session: webhooks ignore cookies, which is why the CSRF
+middleware exempts `/webhooks/`. Nothing from a payload is logged beyond ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from inbox.actions.inbound import Received
+from inbox.api import bodies
+from inbox.channels.base import InboundMessage
+from inbox.channels.fields import InvalidField
+from inbox.channels.ingest import ingest
+from inbox.errors import InboxError, NotFound
+from inbox.models import ChannelKind, Inbox
+from inbox.runtime import Runtime
+from inbox.views.requests import runtime
+
+log = logging.getLogger(__name__)
+
+# A webhook reads and parses its body exactly as the API does.
+MAX_BODY_BYTES = bodies.MAX_BODY_BYTES
+read_body = bodies.read_raw
+parse_json = bodies.parse_json
+
+# Inbox ids are 32-bit; a larger number names nothing (and would overflow a bind).
+_MAX_INBOX_ID = 2**31 - 1
+# Racing first deliveries from one new sender can collide on the sender's
+# identity row (PostgreSQL); ingest is idempotent, so trying again is safe.
+_INGEST_ATTEMPTS = 3
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Unavailable(Exception):
+    """The database could not be reached; nothing was committed, so a retry is safe."""
+
+
+def error(status: int, message: str, **details: Any) -> JSONResponse:
+    body: dict[str, Any] = {"status": status, "message": message}
+    if details:
+        body["details"] = details
+    return JSONResponse({"error": body}, status)
+
+
+def unavailable() -> JSONResponse:
+    response = error(503, "the inbox is unavailable; retry later")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def endpoint(handler: Handler) -> Handler:
+    """The route: the handler, with domain errors answered in JSON (webhooks live
+    outside /api/, whose handlers do that themselves) and a payload the
+    provider's schema or the domain refuses answered 422."""
+
+    async def route(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except InboxError as exc:
+            return error(exc.status_code, exc.message, **exc.details)
+        except ValidationError as exc:
+            return schema_error(exc)
+        except InvalidField as exc:
+            return error(422, str(exc), errors=[{"field": exc.field, "problem": exc.problem}])
+        except Unavailable:
+            return unavailable()
+
+    route.__name__ = route.__qualname__ = handler.__name__
+    route.__doc__ = handler.__doc__
+    return route
+
+
+def not_found(label: str) -> NotFound:
+    return NotFound(f"no {label} inbox with this id")
+
+
+def inbox_id(raw: object, label: str) -> int:
+    """The path's inbox id; anything that can't name an inbox is simply not found."""
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 10:
+        value = int(raw)
+        if 1 <= value <= _MAX_INBOX_ID:
+            return value
+    raise not_found(label)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A webhook request whose inbox was found: not yet authenticated."""
+
+    rt: Runtime
+    inbox: Inbox
+    secrets: dict[str, str]
+    raw: bytes
+
+
+async def delivery(
+    request: Request, kind: ChannelKind, label: str, required: Sequence[str]
+) -> Delivery:
+    """The inbox (404 first, before reading a byte), its secrets, then the raw body (413)."""
+    rt = runtime(request)
+    inbox, secrets = await channel_inbox(rt, request, kind, label, required)
+    return Delivery(rt, inbox, secrets, await read_body(request))
+
+
+async def channel_inbox(
+    rt: Runtime, request: Request, kind: ChannelKind, label: str, required: Sequence[str]
+) -> tuple[Inbox, dict[str, str]]:
+    """The active inbox of `kind` named by the path, and its `required` secrets.
+
+    An inbox that can't take this webhook (another channel, inactive, not set
+    up) answers exactly like one that doesn't exist.
+    """
+    wanted = inbox_id(request.path_params.get("inbox_id"), label)
+    async with rt.read_sessions() as session:
+        inbox = await session.get(Inbox, wanted)
+    if inbox is None or inbox.channel is not kind or not inbox.is_active:
+        raise not_found(label)
+    secrets: dict[str, str] = {}
+    for name in required:
+        value = inbox.secrets.get(name)
+        if not isinstance(value, str) or not value:
+            log.warning("%s inbox %s has no %s; refusing its webhook", label, wanted, name)
+            raise not_found(label)
+        secrets[name] = value
+    return inbox, secrets
+
+
+def schema_error(exc: ValidationError) -> JSONResponse:
+    """422 naming every field that failed, the first one in the message."""
+    problems = [
+        {"field": ".".join(str(p) for p in err["loc"]) or "body", "problem": err["msg"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    first = problems[0] if problems else {"field": "body", "problem": "invalid"}
+    return error(422, f"{first['field']}: {first['problem']}", errors=problems)
+
+
+async def ingest_one(rt: Runtime, inbound: InboundMessage) -> Received:
+    """Stored (or found already stored); raises Unavailable when the database is down."""
+    for attempt in range(1, _INGEST_ATTEMPTS + 1):
+        try:
+            return await ingest(rt, inbound)
+        except IntegrityError:
+            if attempt == _INGEST_ATTEMPTS:
+                raise
+        except (OperationalError, OSError, TimeoutError) as exc:
+            log.warning(
+                "webhook for inbox %s: database unavailable: %s",
+                inbound.inbox_id,
+                type(exc).__name__,
+            )
+            raise Unavailable from exc
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def ingest_all(rt: Runtime, inbounds: Sequence[InboundMessage]) -> list[Received]:
+    """Each message in order, each committed on its own: a provider that retries
+    the whole delivery after a failure part-way finds the first ones stored and
+    stores nothing twice."""
+    return [await ingest_one(rt, inbound) for inbound in inbounds]
+
+
+def summary(received: Sequence[Received]) -> JSONResponse:
+    """The answer for a delivery of any number of messages (providers ignore it)."""
+    return JSONResponse(
+        {
+            "stored": sum(1 for r in received if r.created),
+            "duplicates": sum(1 for r in received if not r.created),
+            "message_ids": [r.message.id for r in received],
+        }
+    )
