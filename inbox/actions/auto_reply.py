@@ -39,7 +39,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.access import inbox_audience
@@ -61,7 +60,7 @@ from inbox.models import (
 from inbox.runtime import Runtime
 
 from .outbound_mail import queue_email_reply, reply_address
-from .transaction import Transaction
+from .transaction import LockSpace, Transaction, lock_keys
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,8 @@ async def acknowledge_new_emails(tx: Transaction, rt: Runtime, stored: Sequence[
             wanted.append((message, *found))
     if not wanted:
         return 0
-    await _lock_addresses(tx.session, {address for _, _, address in wanted})
+    # One writer at a time counts and queues replies to each address.
+    await lock_keys(tx.session, LockSpace.AUTO_REPLY_ADDRESS, (a for _, _, a in wanted))
     sent = 0
     for message, config, address in wanted:
         if await _recent_automatic_replies(tx.session, address, now) >= MAX_PER_WINDOW:
@@ -151,23 +151,6 @@ def _auto_kind(value: str | None) -> AutoKind | None:
     except ValueError:
         # Written by a later version: some kind of automatic mail all the same.
         return AutoKind.AUTO_REPLY
-
-
-async def _lock_addresses(session: AsyncSession, addresses: set[str]) -> None:
-    """PostgreSQL: one writer at a time counts and queues replies to each address.
-
-    Sorted, so two transactions take them in the same order. Writers on
-    SQLite are serialised already. The two-key form with 2 keeps clear of
-    ingest's first-contact locks (1) and the outbox's single-key lock.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    await session.execute(
-        sql_text(
-            "SELECT pg_advisory_xact_lock(2, hashtext(a)) FROM unnest(CAST(:a AS text[])) AS a"
-        ),
-        {"a": sorted(addresses)},
-    )
 
 
 async def _recent_automatic_replies(session: AsyncSession, address: str, now: datetime) -> int:

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, select
-from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,7 +45,7 @@ from .auto_reply import acknowledge_new_emails
 from .email_threads import Threads
 from .messages import message_time
 from .outbound_mail import mark_email_bounced
-from .transaction import Transaction, transaction
+from .transaction import LockSpace, Transaction, lock_keys, transaction
 
 
 @dataclass(frozen=True)
@@ -201,22 +200,13 @@ class _Batch:
         ]
 
     async def _lock_first_contacts(self, inbounds: Sequence[InboundMessage]) -> None:
-        session = self.tx.session
-        if session.get_bind().dialect.name != "postgresql":
-            return
         # Serialise first contacts per arrival identity: under READ COMMITTED two
         # deliveries can both miss the customer, and the later one then makes a
-        # second, identity-less customer once the first commits. (SQLite's
-        # writers are serialised already.) Sorted, so two batches take their
-        # locks in the same order; the two-key form keeps clear of the
-        # outbox's single-key lock.
-        keys = sorted({f"{i.identities[0].kind.value}:{i.identities[0].value}" for i in inbounds})
-        await session.execute(
-            sql_text(
-                "SELECT pg_advisory_xact_lock(1, hashtext(k))"
-                " FROM unnest(CAST(:keys AS text[])) AS k"
-            ),
-            {"keys": keys},
+        # second, identity-less customer once the first commits.
+        await lock_keys(
+            self.tx.session,
+            LockSpace.FIRST_CONTACT,
+            (f"{i.identities[0].kind.value}:{i.identities[0].value}" for i in inbounds),
         )
 
     async def _stored(self, inbounds: Sequence[InboundMessage]) -> dict[tuple[int, str], Message]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from enum import IntEnum
 from typing import Any
 
 from sqlalchemy import text
@@ -15,6 +16,31 @@ from inbox.runtime import Runtime
 
 # Any fixed key works; it only has to be the same for every writer.
 _OUTBOX_LOCK_KEY = 0x1B0C5E9
+
+
+class LockSpace(IntEnum):
+    """The first key of PostgreSQL's two-key advisory locks, one per kind of
+    thing locked; the two-key form never meets the outbox's single-key lock."""
+
+    FIRST_CONTACT = 1
+    AUTO_REPLY_ADDRESS = 2
+
+
+async def lock_keys(session: AsyncSession, space: LockSpace, keys: Iterable[str]) -> None:
+    """Hold a transaction-long lock on each key, on PostgreSQL.
+
+    Sorted, so two transactions take the same keys in the same order and never
+    deadlock. SQLite serialises writers already, so there it does nothing.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:space, hashtext(k))"
+            " FROM unnest(CAST(:keys AS text[])) AS k"
+        ),
+        {"space": int(space), "keys": sorted(set(keys))},
+    )
 
 
 class Transaction:
