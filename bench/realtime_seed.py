@@ -33,6 +33,7 @@ class Seeded:
     secret: str
     agent_ids: list[int]
     tokens: list[str]
+    telegram_inbox_id: int | None = None  # with prepare(telegram_secret=...)
 
 
 def sqlite_path(name: str) -> Path:
@@ -68,8 +69,13 @@ async def ensure_database(dsn: str) -> None:
         await conn.close()
 
 
-async def prepare(backend: str, agents: int, *, pg_dsn: str, name: str) -> Seeded:
-    """A fresh app database: the SQLite file `name`, or the scratch PostgreSQL `pg_dsn`."""
+async def prepare(
+    backend: str, agents: int, *, pg_dsn: str, name: str, telegram_secret: str | None = None
+) -> Seeded:
+    """A fresh app database: the SQLite file `name`, or the scratch PostgreSQL `pg_dsn`.
+
+    With `telegram_secret`, also a Telegram inbox for the same team.
+    """
     if backend == "sqlite":
         path = sqlite_path(name)
         DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -108,6 +114,16 @@ async def prepare(backend: str, agents: int, *, pg_dsn: str, name: str) -> Seede
             team_ids=[team.id],
             secrets={"signing_secret": SIGNING_SECRET},
         )
+        telegram = None
+        if telegram_secret is not None:
+            telegram = await do_create_inbox(
+                rt,
+                None,
+                name="Telegram bot",
+                channel=ChannelKind.TELEGRAM,
+                team_ids=[team.id],
+                secrets={"secret_token": telegram_secret},
+            )
     finally:
         await rt.close()
     return Seeded(
@@ -117,4 +133,5 @@ async def prepare(backend: str, agents: int, *, pg_dsn: str, name: str) -> Seede
         secret=SIGNING_SECRET,
         agent_ids=[c.agent.id for c in created],
         tokens=[c.api_token for c in created],
+        telegram_inbox_id=telegram.id if telegram is not None else None,
     )

@@ -29,6 +29,8 @@ SESSION_MAX_AGE = int(timedelta(days=14).total_seconds())
 def _routes() -> list[BaseRoute]:
     from inbox.api.routes import routes as api_routes
     from inbox.channels.api.webhook import routes as api_webhook_routes
+    from inbox.channels.chat.routes import routes as chat_routes
+    from inbox.channels.chat.socket import visitor_socket
     from inbox.channels.meta.webhook import routes as meta_webhook_routes
     from inbox.channels.telegram.webhook import routes as telegram_webhook_routes
     from inbox.channels.twilio.webhook import routes as sms_webhook_routes
@@ -44,6 +46,8 @@ def _routes() -> list[BaseRoute]:
         # Before the API mount, which would otherwise claim the path.
         WebSocketRoute("/api/v1/stream", stream),
         WebSocketRoute("/ws", browser_socket),
+        *chat_routes,
+        WebSocketRoute("/chat/socket", visitor_socket),
         Mount("/api/v1", routes=api_routes),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         *page_routes,

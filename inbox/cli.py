@@ -1,4 +1,5 @@
-"""The `inbox` command: serve, worker, migrate, create-agent, demo, backfill-email."""
+"""The `inbox` command: serve, worker, migrate, create-agent, demo, backfill-email,
+import-purchases."""
 
 from __future__ import annotations
 
@@ -208,6 +209,45 @@ def backfill_email(inbox_id: int, since: datetime, folder: str | None) -> None:
     except (InboxError, ImapError) as exc:
         raise click.ClickException(getattr(exc, "message", None) or str(exc)) from exc
     click.echo(f"imported {stored} new of {seen} messages (the rest were there already or held)")
+
+
+@main.command("import-purchases")
+@click.argument("file", type=click.File("rb"))
+def import_purchases(file: Any) -> None:
+    """Import purchases from a CSV file, with a progress bar (safe to run again).
+
+    Columns: customer_id or email or phone, reference, amount, currency, and
+    optionally description, status, purchased_at. Bad rows are listed by line.
+    """
+    from inbox.actions.purchase_import import import_purchases_csv
+    from inbox.errors import InboxError
+    from inbox.runtime import create_runtime
+
+    settings = load_settings()
+    data = file.read()
+    # Data rows, roughly (a quoted field may span lines): enough for a progress bar.
+    total = max(data.count(b"\n") - 1 + (not data.endswith(b"\n")), 0)
+
+    async def run() -> Any:
+        rt = create_runtime(settings)
+        try:
+            with click.progressbar(length=total, label="Importing", file=sys.stderr) as bar:
+                return await import_purchases_csv(rt, None, data, on_progress=bar.update)
+        finally:
+            await rt.close()
+
+    try:
+        report = asyncio.run(run())
+    except InboxError as exc:
+        raise click.ClickException(exc.message) from exc
+    for problem in report.problems:
+        click.echo(f"line {problem.line}: {problem.reason}", err=True)
+    click.echo(
+        f"imported {report.created} purchases; {report.unchanged} were there already; "
+        f"{len(report.problems)} rows not imported"
+    )
+    if report.problems:
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,6 +29,14 @@ class Settings:
     # (Twilio signs that URL). Only true behind a proxy we control that sets
     # them: otherwise any caller could claim any URL.
     trust_proxy_headers: bool = False
+    # Where providers reach this app from outside (https://inbox.example.com):
+    # Twilio's delivery status callbacks are sent there. None: no callbacks.
+    public_url: str | None = None
+    # "host:port" pairs that fetches of URLs we don't control (media, webhooks)
+    # may reach although they are not public addresses: a test's stand-in, an
+    # on-premises provider. Everything else goes through the SSRF check
+    # (inbox/channels/http_guard.py).
+    fetch_allow_hosts: tuple[str, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,11 +82,26 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         secure_cookies=_flag(env.get("INBOX_SECURE_COOKIES", "")),
         allowed_origins=origins,
         trust_proxy_headers=_flag(env.get("INBOX_TRUST_PROXY_HEADERS", "")),
+        public_url=(env.get("INBOX_PUBLIC_URL") or "").strip().rstrip("/") or None,
+        fetch_allow_hosts=_host_ports(env.get("INBOX_FETCH_ALLOW_HOSTS", "")),
     )
 
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes"}
+
+
+def _host_ports(value: str) -> tuple[str, ...]:
+    """Comma-separated "host:port" pairs ("[::1]:8123" for IPv6), lower-cased."""
+    pairs = []
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        host, _, port = entry.rpartition(":")
+        if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"INBOX_FETCH_ALLOW_HOSTS: {entry!r} is not host:port")
+        pairs.append(f"{host.lower()}:{int(port)}")
+    return tuple(pairs)
 
 
 def _channel_layer(value: str) -> str:

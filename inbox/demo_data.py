@@ -78,7 +78,8 @@ INBOXES = (
     ),
     InboxSeed(
         "chat", "Website chat", ChannelKind.LIVE_CHAT, "live_chat", ("Support",), ("noah",),
-        config={"widget": "fernway.example"},
+        # A public key (not a secret) so the demo's widget can be embedded at once.
+        config={"widget": "fernway.example", "public_key": "fernway-demo-website-chat"},
     ),
     InboxSeed(
         "whatsapp", "WhatsApp", ChannelKind.WHATSAPP, "whatsapp", ("Support", "Billing"),

@@ -103,6 +103,16 @@ class CustomerUnmerged(EventBase):
     version: int
 
 
+class ConversationRated(EventBase):
+    """The customer's satisfaction with a conversation (1 to 5) was recorded."""
+
+    type: Literal["conversation.rated"] = "conversation.rated"
+    conversation_id: int
+    inbox_id: int
+    customer_id: int
+    satisfaction: int
+
+
 class AgentDeactivated(EventBase):
     """An agent lost access; their sockets close."""
 
@@ -168,6 +178,18 @@ class MessageDeliveryChanged(EventBase):
     delivery: Literal["queued", "sent", "delivered", "read", "failed"]
 
 
+class MessageMediaFetched(EventBase):
+    """A file a customer sent through a messaging channel was fetched and attached, or
+    could not be (the reason is then shown on the message)."""
+
+    type: Literal["message.media_fetched"] = "message.media_fetched"
+    message_id: int
+    conversation_id: int
+    inbox_id: int
+    customer_id: int
+    outcome: Literal["attached", "failed"]
+
+
 class MessageMoved(EventBase):
     """An agent moved a customer's message to another conversation, or split it into a new one."""
 
@@ -205,12 +227,14 @@ Event = Annotated[
     | CustomerUpdated
     | CustomerMerged
     | CustomerUnmerged
+    | ConversationRated
     | AgentDeactivated
     | InboxAccessChanged
     | DirectMessageCreated
     | NotificationCreated
     | NotificationRead
     | MessageDeliveryChanged
+    | MessageMediaFetched
     | MessageMoved
     | MailQuarantined
     | MailQuarantineResolved,
@@ -225,12 +249,14 @@ EVENT_CLASSES: tuple[type[EventBase], ...] = (
     CustomerUpdated,
     CustomerMerged,
     CustomerUnmerged,
+    ConversationRated,
     AgentDeactivated,
     InboxAccessChanged,
     DirectMessageCreated,
     NotificationCreated,
     NotificationRead,
     MessageDeliveryChanged,
+    MessageMediaFetched,
     MessageMoved,
     MailQuarantined,
     MailQuarantineResolved,

@@ -1,4 +1,5 @@
-"""The connector worker: runs one connector per configured inbox, restarting failures."""
+"""The connector worker: runs one connector per configured inbox, restarting failures,
+and fetches the media messaging webhooks queued (inbox/channels/media_fetcher.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 from sqlalchemy import select
 
 from inbox.actions.housekeeping import do_prune_outbox
+from inbox.channels.media_fetcher import run_media_fetcher
 from inbox.channels.registry import connector_factories
 from inbox.config import Settings
 from inbox.models import Inbox
@@ -26,6 +28,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     # Joined so the events connectors cause reach web processes at once.
     await rt.start()
     running: dict[int, asyncio.Task[None]] = {}
+    media = asyncio.create_task(run_media_fetcher(rt, stop), name="media-fetcher")
     try:
         while not stop.is_set():
             await _start_new_connectors(rt, running)
@@ -33,9 +36,9 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RESCAN_SECONDS)
     finally:
-        for task in running.values():
+        for task in (*running.values(), media):
             task.cancel()
-        await asyncio.gather(*running.values(), return_exceptions=True)
+        await asyncio.gather(*running.values(), media, return_exceptions=True)
         await rt.close()
 
 

@@ -15,19 +15,19 @@ import uvicorn
 from starlette.applications import Starlette
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
 @asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[str]:
-    """Yields the base URL (http://127.0.0.1:PORT) while the app is served."""
-    port = free_port()
+async def serve(app: Starlette, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """Yields the base URL (http://127.0.0.1:PORT, or http://[::1]:PORT) while the app is served."""
+    port = free_port(host)
     config = uvicorn.Config(
         app,
-        host="127.0.0.1",
+        host=host,
         port=port,
         lifespan="off",
         log_level="warning",
@@ -40,7 +40,7 @@ async def serve(app: Starlette) -> AsyncIterator[str]:
             # uvicorn offers no event to wait on.
             while not server.started:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{f'[{host}]' if ':' in host else host}:{port}"
     finally:
         server.should_exit = True
         await task

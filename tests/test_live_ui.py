@@ -330,8 +330,8 @@ async def test_each_fragment_is_rendered_once_for_all_sockets_of_an_audience(
         pages = [await recv(ws) for ws in (c1, c2, c3)]
     assert len(set(lists)) == 1 and len(set(pages)) == 1  # the very same bytes
     assert "Any news?" in pages[0]
-    # Seven sockets, three fragments, three renders.
-    assert renderer(app).renders == {"row": 1, "message": 1, "conversations": 1}
+    # Seven sockets, four fragments, four renders.
+    assert renderer(app).renders == {"row": 1, "message": 1, "conversations": 1, "metrics": 1}
 
 
 async def test_customer_supplied_text_stays_inert_in_live_fragments(

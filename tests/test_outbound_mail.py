@@ -6,15 +6,10 @@ from datetime import timedelta
 
 from starlette.applications import Starlette
 
+from inbox.actions.backoff import MAX_ATTEMPTS, retry_delay
 from inbox.actions.inboxes import do_update_email_settings
 from inbox.actions.messages import do_post_reply
-from inbox.actions.outbound_mail import (
-    MAX_ATTEMPTS,
-    do_mark_email_failed,
-    do_mark_email_sent,
-    due_emails,
-    retry_delay,
-)
+from inbox.actions.outbound_mail import do_mark_email_failed, do_mark_email_sent, due_emails
 from inbox.channels.email.settings import EmailConfig, EmailSecrets
 from inbox.channels.ingest import ingest
 from inbox.models import Delivery, Message, utcnow

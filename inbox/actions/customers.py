@@ -13,6 +13,7 @@ from inbox.errors import BadRequest, Conflict
 from inbox.events import Audience, CustomerUpdated
 from inbox.models import Agent, Customer, CustomerNote, CustomerTag, Identity, Purchase, utcnow
 from inbox.profiles.identities import IdentityRef, attach_free_identities
+from inbox.profiles.purchases import PurchaseIn, check_purchase, same_purchase
 from inbox.runtime import Runtime
 
 from .transaction import Transaction, transaction
@@ -40,12 +41,12 @@ async def do_create_customer(
         tx.session.add(customer)
         await tx.session.flush()
         await attach_free_identities(tx.session, customer, identities)
-        tx.session.add_all(CustomerTag(customer_id=customer.id, tag=t) for t in _clean_tags(tags))
+        tx.session.add_all(CustomerTag(customer_id=customer.id, tag=t) for t in clean_tags(tags))
         tx.audit(actor, "customer.created", "customer", customer.id)
     return customer
 
 
-def _clean_tags(tags: Sequence[str]) -> list[str]:
+def clean_tags(tags: Sequence[str]) -> list[str]:
     cleaned = sorted({t.strip().lower() for t in tags if t.strip()})
     if any(len(t) > 64 for t in cleaned):
         raise BadRequest("a tag is at most 64 characters")
@@ -58,6 +59,13 @@ async def _touch(
     customer.version += 1
     customer.updated_at = utcnow()
     await tx.session.flush()
+    await announce_change(tx, actor, customer, fields)
+
+
+async def announce_change(
+    tx: Transaction, actor: Agent | None, customer: Customer, fields: list[str]
+) -> None:
+    """Audit a profile change and tell everyone who may see the customer."""
     tx.audit(actor, "customer.updated", "customer", customer.id, fields=fields)
     tx.emit(
         CustomerUpdated(customer_id=customer.id, fields=fields, version=customer.version),
@@ -79,6 +87,53 @@ async def do_add_customer_note(
     return note
 
 
+def new_purchase(customer_id: int, p: PurchaseIn) -> Purchase:
+    return Purchase(
+        customer_id=customer_id,
+        reference=p.reference,
+        amount=p.amount,
+        currency=p.currency,
+        description=p.description,
+        status=p.status,
+        purchased_at=p.purchased_at or utcnow(),
+    )
+
+
+async def do_record_purchase(
+    rt: Runtime, actor: Agent | None, customer_id: int, purchase: PurchaseIn
+) -> tuple[Purchase, bool]:
+    """Add a purchase, or find it already there: idempotent on (customer, reference).
+
+    Returns the row and whether it was created. The same reference with
+    different details is refused (409), so nothing is silently dropped.
+    """
+    p = check_purchase(purchase)
+    async with transaction(rt) as tx:
+        customer = (
+            await get_visible_customer(tx.session, actor, customer_id)
+            if actor is not None
+            else await tx.session.get(Customer, customer_id)
+        )
+        if customer is None:
+            raise BadRequest(f"no customer with id {customer_id}")
+        existing = await tx.session.scalar(
+            select(Purchase).where(
+                Purchase.customer_id == customer.id, Purchase.reference == p.reference
+            )
+        )
+        if existing is not None:
+            if not same_purchase(existing, p):
+                raise Conflict(
+                    f"purchase {p.reference} is already on this customer with other details",
+                    purchase_id=existing.id,
+                )
+            return existing, False
+        row = new_purchase(customer.id, p)
+        tx.session.add(row)
+        await _touch(tx, actor, customer, ["purchases"])
+    return row, True
+
+
 async def do_add_purchase(
     rt: Runtime,
     actor: Agent | None,
@@ -91,34 +146,6 @@ async def do_add_purchase(
     status: str = "completed",
     purchased_at: datetime | None = None,
 ) -> Purchase:
-    if len(currency) != 3 or not currency.isalpha():
-        raise BadRequest("currency must be a three-letter ISO 4217 code")
-    if not reference.strip():
-        raise BadRequest("a purchase needs a reference")
-    async with transaction(rt) as tx:
-        customer = (
-            await get_visible_customer(tx.session, actor, customer_id)
-            if actor is not None
-            else await tx.session.get(Customer, customer_id)
-        )
-        if customer is None:
-            raise BadRequest(f"no customer with id {customer_id}")
-        taken = await tx.session.scalar(
-            select(Purchase.id).where(
-                Purchase.customer_id == customer.id, Purchase.reference == reference.strip()
-            )
-        )
-        if taken is not None:
-            raise Conflict(f"purchase {reference} is already on this customer")
-        purchase = Purchase(
-            customer_id=customer.id,
-            reference=reference.strip(),
-            amount=amount,
-            currency=currency.upper(),
-            description=description,
-            status=status,
-            purchased_at=purchased_at or utcnow(),
-        )
-        tx.session.add(purchase)
-        await _touch(tx, actor, customer, ["purchases"])
-    return purchase
+    purchase = PurchaseIn(reference, amount, currency, description, status, purchased_at)
+    row, _ = await do_record_purchase(rt, actor, customer_id, purchase)
+    return row

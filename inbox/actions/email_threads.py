@@ -3,7 +3,8 @@
 Rules, in order (the one that matched is kept on the message and shown to
 the agent):
 1. our own reply token, verified by the connector, naming a conversation of
-   this inbox: the customer answered something we sent;
+   this inbox (or of a live chat inbox whose email follow-up this inbox
+   sends): the customer answered something we sent;
 2. `In-Reply-To` naming a message of this inbox (received or sent: both keep
    their Message-ID as `external_id`);
 3. `References`, newest first: some clients rewrite or drop `In-Reply-To`
@@ -20,6 +21,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.channels.base import InboundEmail
+from inbox.channels.chat.settings import chat_inboxes_following_up_by
 from inbox.models import Conversation, Message, ThreadRule
 
 _BY_MESSAGE_IDS = select(Message.external_id, Message.conversation_id).where(
@@ -54,8 +56,13 @@ class Threads:
         if conv_ids:
             convs = {c.id: c for c in await session.scalars(_CONVERSATIONS, {"ids": conv_ids})}
             threads._by_message_id = {m: convs[c] for m, c in found.items() if c in convs}
+            # A live chat's email follow-up goes out from this inbox for the
+            # chat's conversation: answers to it thread back into the chat.
+            homes = {inbox_id}
+            if any(c.inbox_id != inbox_id for i, c in convs.items() if i in tokens):
+                homes |= await chat_inboxes_following_up_by(session, inbox_id)
             threads._tokens = {
-                i: c for i, c in convs.items() if i in tokens and c.inbox_id == inbox_id
+                i: c for i, c in convs.items() if i in tokens and c.inbox_id in homes
             }
         return threads
 

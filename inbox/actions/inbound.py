@@ -43,6 +43,7 @@ from inbox.sanitize import clean_html, preview
 
 from .auto_reply import acknowledge_new_emails
 from .email_threads import Threads
+from .media import media_rows
 from .messages import message_time
 from .outbound_mail import mark_email_bounced
 from .transaction import LockSpace, Transaction, lock_keys, transaction
@@ -323,6 +324,8 @@ class _Batch:
                 )
                 for a in spot.inbound.attachments
             )
+            # Files the provider holds: fetched by the worker once this commits.
+            session.add_all(media_rows(message, spot.inbound.media))
             if spot.inbound.email is not None and spot.rule is not None:
                 session.add(_email_details(message.id, spot.inbound.email, spot.rule))
 

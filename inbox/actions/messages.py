@@ -30,8 +30,10 @@ from inbox.runtime import Runtime
 from inbox.sanitize import preview
 
 from .conversations import claim_if_unassigned
+from .live_chat import queue_chat_follow_up
 from .notifications import notify_mentions
 from .outbound_mail import queue_email_reply
+from .outbound_sends import TemplateChoice, plan_provider_reply, queue_provider_reply
 from .transaction import Transaction, transaction
 
 MAX_TEXT = 100_000
@@ -146,6 +148,7 @@ async def do_post_reply(
     at: datetime | None = None,
     based_on: int | None = None,
     attachments: Sequence[NewAttachment] = (),
+    template: TemplateChoice | None = None,
 ) -> Message:
     """A reply to the customer, stored as outbound and queued for its channel.
 
@@ -162,8 +165,13 @@ async def do_post_reply(
     `attachments` (email inboxes only, within `reply_attachment_limits`)
     become the message's Attachment rows, which the returned message has
     loaded, and parts of the email.
+
+    Messaging channels keep their providers' windows
+    (inbox/channels/reply_windows.py): a free-form reply WhatsApp would refuse
+    is refused here (409, with the approved templates), and `template` sends
+    one of those instead (its text is then ignored).
     """
-    text = _check_text(text)
+    text = _check_text(text) if template is None else ""
     async with transaction(rt) as tx:
         # With a draft to check, lock the conversation row (PostgreSQL): two
         # replies based on the same message then can't both go out.
@@ -184,6 +192,10 @@ async def do_post_reply(
             newer = await new_activity_since(tx.session, actor, conv.id, based_on)
             if newer:
                 raise Conflict("new activity since you started", new_message_ids=newer)
+        # Imported history went out long ago: no window, nothing to send.
+        plan = await plan_provider_reply(tx.session, conv, template) if at is None else None
+        if plan is not None and plan.text is not None:
+            text = plan.text
         message = await _add_agent_message(tx, actor, conv, Direction.OUTBOUND, text, at)
         rows = [
             Attachment(
@@ -201,6 +213,9 @@ async def do_post_reply(
         set_committed_value(message, "attachments", rows)
         if at is None:
             await queue_email_reply(tx, rt, conv, message, rows)
+            await queue_chat_follow_up(tx, rt, conv, message)
+        if plan is not None:
+            await queue_provider_reply(tx, message, plan)
         return message
 
 

@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from email import policy as email_policy
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inbox.access import inbox_audience
 from inbox.channels.email.compose import compose_reply
 from inbox.channels.email.parse import Bounce
-from inbox.channels.email.settings import email_config
+from inbox.channels.email.settings import EmailConfig, email_config
 from inbox.channels.email.tokens import message_id_for
-from inbox.events import Audience, MessageDeliveryChanged
 from inbox.models import (
     Attachment,
     ChannelKind,
@@ -42,17 +40,9 @@ from inbox.models import (
 )
 from inbox.runtime import Runtime
 
+from .backoff import count_failure, count_success, still_queued
+from .delivery import set_delivery
 from .transaction import Transaction, transaction
-
-# 30 s, 1 min, 2 min, ... capped at an hour: about a day of trying in all.
-MAX_ATTEMPTS = 12
-_FIRST_RETRY = timedelta(seconds=30)
-_LONGEST_RETRY = timedelta(hours=1)
-
-
-def retry_delay(attempts: int) -> timedelta:
-    doublings = min(max(attempts - 1, 0), 16)
-    return min(_FIRST_RETRY * (1 << doublings), _LONGEST_RETRY)
 
 
 async def due_emails(
@@ -73,14 +63,12 @@ async def due_emails(
 async def do_mark_email_sent(rt: Runtime, message_id: int) -> None:
     async with transaction(rt) as tx:
         queued = await tx.session.get(OutboundEmail, message_id)
-        if queued is None or queued.sent_at is not None or queued.gave_up_at is not None:
+        if queued is None or not still_queued(queued):
             # Sent already (a retry raced a slow success), or a bounce for this
             # very send came in first: nothing changes.
             return
-        queued.sent_at = utcnow()
-        queued.attempts += 1
-        queued.last_error = None
-        await _set_delivery(tx, message_id, Delivery.SENT, None)
+        count_success(queued)
+        await set_delivery(tx, message_id, Delivery.SENT, None)
 
 
 async def do_mark_email_failed(
@@ -89,39 +77,12 @@ async def do_mark_email_failed(
     """Count a failed attempt; True when the queue gave up and the message is failed."""
     async with transaction(rt) as tx:
         queued = await tx.session.get(OutboundEmail, message_id)
-        if queued is None or queued.sent_at is not None or queued.gave_up_at is not None:
+        if queued is None or not still_queued(queued):
             return False
-        queued.attempts += 1
-        queued.last_error = reason
-        gave_up = permanent or queued.attempts >= MAX_ATTEMPTS
+        gave_up = count_failure(queued, reason, permanent=permanent)
         if gave_up:
-            # Out of the queue: an agent decides what to do (resend, other channel).
-            queued.gave_up_at = utcnow()
-            await _set_delivery(tx, message_id, Delivery.FAILED, reason)
-        else:
-            queued.next_attempt_at = utcnow() + retry_delay(queued.attempts)
+            await set_delivery(tx, message_id, Delivery.FAILED, reason)
     return gave_up
-
-
-async def _set_delivery(
-    tx: Transaction, message_id: int, delivery: Delivery, error: str | None, **audit: Any
-) -> None:
-    message = await tx.session.get(Message, message_id)
-    if message is None:
-        return
-    message.delivery = delivery
-    message.delivery_error = error
-    tx.audit(None, f"message.{delivery.value}", "message", message_id, **audit)
-    tx.emit(
-        MessageDeliveryChanged(
-            message_id=message.id,
-            conversation_id=message.conversation_id,
-            inbox_id=message.inbox_id,
-            customer_id=message.customer_id,
-            delivery=delivery.value,
-        ),
-        Audience(await inbox_audience(tx.session, message.inbox_id)),
-    )
 
 
 # The report's words are the sender's server's, of any length: keep what helps.
@@ -160,7 +121,7 @@ async def mark_email_bounced(tx: Transaction, report: Message, bounce: Bounce) -
         # died after the server took it): sending again would only bounce again.
         queued.gave_up_at = utcnow()
         queued.last_error = reason
-    await _set_delivery(tx, message.id, Delivery.FAILED, reason, bounce_message_id=report.id)
+    await set_delivery(tx, message.id, Delivery.FAILED, reason, bounce_message_id=report.id)
     return True
 
 
@@ -222,6 +183,38 @@ async def queue_email_reply(
             _fail_now(message, f"the attachment {attachment.filename} is missing from storage")
             return
         files.append((attachment.filename, attachment.content_type, data))
+    await queue_email(
+        tx,
+        rt,
+        inbox,
+        config,
+        conv,
+        message,
+        to=to,
+        in_reply_to=in_reply_to,
+        references=references,
+        files=files,
+        automatic=automatic,
+    )
+
+
+async def queue_email(
+    tx: Transaction,
+    rt: Runtime,
+    inbox: Inbox,
+    config: EmailConfig,
+    conv: Conversation,
+    message: Message,
+    *,
+    to: str,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    files: Sequence[tuple[str, str, bytes]] = (),
+    automatic: bool = False,
+) -> None:
+    """Compose `message` as an email from `inbox` to `to` and queue it, with the
+    conversation's reply token in its Message-ID (kept as the message's
+    `external_id`), so an answer threads back to `conv`."""
     domain = config.address.rsplit("@", 1)[1]
     message_id = message_id_for(conv.id, domain, rt.settings.secret_key)
     try:

@@ -19,6 +19,7 @@ from inbox.actions.messages import (
     do_post_reply,
     reply_attachment_limits,
 )
+from inbox.actions.outbound_sends import TemplateChoice
 from inbox.errors import BadRequest, NotFound
 from inbox.models import Inbox, Status
 from inbox.queries import list_conversations as query_conversations
@@ -193,6 +194,7 @@ async def _post_message(
     attachments: Sequence[NewAttachment] = (),
 ) -> MessageResultOut:
     if body.kind == "reply":
+        template = body.template
         message = await do_post_reply(
             call.rt,
             call.agent,
@@ -200,8 +202,13 @@ async def _post_message(
             body.text,
             based_on=body.based_on,
             attachments=attachments,
+            template=None
+            if template is None
+            else TemplateChoice(template.name, tuple(template.params)),
         )
         return MessageResultOut(message=new_message_out(message, message.attachments))
+    if body.template is not None:
+        raise BadRequest("a note can't be a template")
     posted = await do_post_note_with_mentions(call.rt, call.agent, conversation_id, body.text)
     return MessageResultOut(
         message=new_message_out(posted.message), warning=posted.mentions.warning()

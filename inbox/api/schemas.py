@@ -52,11 +52,27 @@ class AssignIn(RequestBody):
     team_id: Id | None = None
 
 
+class TemplateIn(RequestBody):
+    """An approved WhatsApp template, one the inbox lists, with its body's parameters."""
+
+    name: str = Field(min_length=1, max_length=512)
+    params: list[str] = Field(
+        default_factory=list, max_length=40, description="The body's {{1}}, {{2}}, … in order."
+    )
+
+
 class PostMessageIn(RequestBody):
     """A reply goes to the customer; a note is private to agents."""
 
     kind: Literal["reply", "note"]
-    text: str
+    text: str = Field("", description="Required, except for a template reply.")
+    template: TemplateIn | None = Field(
+        None,
+        description="WhatsApp replies only: send this approved template instead of `text` "
+        "(the only reply allowed 24 hours after the customer's last message; a free-form "
+        "reply then gets 409 with `details.reason` `outside_window` and "
+        "`details.templates`).",
+    )
     based_on: int | None = Field(
         None,
         ge=0,

@@ -20,6 +20,20 @@ class InboundAttachment:
 
 
 @dataclass(frozen=True)
+class InboundMedia:
+    """A file the provider holds for a message: fetched and attached after the message
+    is stored (inbox/channels/media_fetcher.py), so the webhook never waits on it."""
+
+    # Which fetcher reads `ref`: "telegram", "whatsapp", "url" or "twilio".
+    source: str
+    # The provider's handle for the file: a file id, a media id, or a URL.
+    ref: str
+    # What the provider says about it, when it says.
+    filename: str = ""
+    content_type: str = ""
+
+
+@dataclass(frozen=True)
 class InboundEmail:
     """What only an email carries: its threading keys, and what is kept beside it."""
 
@@ -57,6 +71,8 @@ class InboundMessage:
     subject: str = ""
     received_at: datetime | None = None
     attachments: tuple[InboundAttachment, ...] = field(default=())
+    # Messaging channels: files still to be fetched from the provider.
+    media: tuple[InboundMedia, ...] = field(default=())
     # Set by the email connector only.
     email: InboundEmail | None = None
 

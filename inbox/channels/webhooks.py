@@ -22,11 +22,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from inbox.actions.delivery_status import do_apply_receipts
 from inbox.actions.inbound import Received
 from inbox.api import bodies
+from inbox.channels import webhook_batch
 from inbox.channels.base import InboundMessage
 from inbox.channels.fields import InvalidField
 from inbox.channels.ingest import ingest
+from inbox.channels.receipts import Receipts
 from inbox.errors import InboxError, NotFound
 from inbox.models import ChannelKind, Inbox
 from inbox.runtime import Runtime
@@ -153,20 +156,26 @@ def schema_error(exc: ValidationError) -> JSONResponse:
 
 
 async def ingest_one(rt: Runtime, inbound: InboundMessage) -> Received:
-    """Stored (or found already stored); raises Unavailable when the database is down."""
+    """Stored (or found already stored), in one transaction with the deliveries that
+    arrive meanwhile (webhook_batch); raises Unavailable when the database is down."""
+    try:
+        return await webhook_batch.store(rt, inbound, _ingest_alone)
+    except (OperationalError, OSError, TimeoutError) as exc:
+        log.warning(
+            "webhook for inbox %s: database unavailable: %s",
+            inbound.inbox_id,
+            type(exc).__name__,
+        )
+        raise Unavailable from exc
+
+
+async def _ingest_alone(rt: Runtime, inbound: InboundMessage) -> Received:
     for attempt in range(1, _INGEST_ATTEMPTS + 1):
         try:
             return await ingest(rt, inbound)
         except IntegrityError:
             if attempt == _INGEST_ATTEMPTS:
                 raise
-        except (OperationalError, OSError, TimeoutError) as exc:
-            log.warning(
-                "webhook for inbox %s: database unavailable: %s",
-                inbound.inbox_id,
-                type(exc).__name__,
-            )
-            raise Unavailable from exc
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
@@ -175,6 +184,16 @@ async def ingest_all(rt: Runtime, inbounds: Sequence[InboundMessage]) -> list[Re
     the whole delivery after a failure part-way finds the first ones stored and
     stores nothing twice."""
     return [await ingest_one(rt, inbound) for inbound in inbounds]
+
+
+async def apply_receipts(rt: Runtime, inbox_id: int, receipts: Receipts) -> None:
+    """Delivery receipts, after the messages (a reply's receipt can follow it in
+    one delivery); raises Unavailable when the database is down."""
+    try:
+        await do_apply_receipts(rt, inbox_id, receipts)
+    except (OperationalError, OSError, TimeoutError) as exc:
+        log.warning("webhook for inbox %s: database unavailable: %s", inbox_id, type(exc).__name__)
+        raise Unavailable from exc
 
 
 def summary(received: Sequence[Received]) -> JSONResponse:

@@ -4,11 +4,23 @@ from .agents import Agent, InboxAgentAccess, InboxTeamAccess, Role, Team, TeamMe
 from .base import Base, utcnow
 from .collab import DirectMessage
 from .conversations import Attachment, Conversation, Delivery, Direction, Message, Status
-from .customers import Customer, CustomerNote, CustomerTag, Identity, IdentityKind, Purchase
+from .customers import (
+    Customer,
+    CustomerField,
+    CustomerNote,
+    CustomerTag,
+    FieldType,
+    Identity,
+    IdentityKind,
+    Purchase,
+)
 from .email import EmailDetails, MailSyncState, OutboundEmail, QuarantinedMail, ThreadRule
 from .inboxes import ChannelKind, Inbox
+from .live_chat import ChatVisitor
 from .log import AuditEntry, OutboxEvent
+from .media import MessageMedia
 from .notifications import Notification, NotificationKind
+from .outbound import OutboundSend
 
 __all__ = [
     "Agent",
@@ -16,14 +28,17 @@ __all__ = [
     "AuditEntry",
     "Base",
     "ChannelKind",
+    "ChatVisitor",
     "Conversation",
     "Customer",
+    "CustomerField",
     "CustomerNote",
     "CustomerTag",
     "Delivery",
     "DirectMessage",
     "Direction",
     "EmailDetails",
+    "FieldType",
     "Identity",
     "IdentityKind",
     "Inbox",
@@ -31,9 +46,11 @@ __all__ = [
     "InboxTeamAccess",
     "MailSyncState",
     "Message",
+    "MessageMedia",
     "Notification",
     "NotificationKind",
     "OutboundEmail",
+    "OutboundSend",
     "OutboxEvent",
     "Purchase",
     "QuarantinedMail",

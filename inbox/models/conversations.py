@@ -67,6 +67,8 @@ class Conversation(Base):
     # Every change bumps it; writers that read first compare it to refuse stale edits.
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The customer's rating of this conversation, 1 to 5, once recorded.
+    satisfaction: Mapped[int | None] = mapped_column()
 
 
 class Message(Base):
@@ -96,6 +98,9 @@ class Message(Base):
     external_id: Mapped[str | None] = mapped_column(String(500))
     delivery: Mapped[Delivery | None] = mapped_column(_enum(Delivery))
     delivery_error: Mapped[str | None] = mapped_column(Text)
+    # Inbound: why media the customer sent could not be fetched from their
+    # channel (one line per file), shown on the message beside its text.
+    media_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the channel says the customer sent it (inbound), if it says.
     received_at: Mapped[datetime | None] = mapped_column()

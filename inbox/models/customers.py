@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Enum, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utcnow
+from .base import Base, JSONType, utcnow
 
 
 class IdentityKind(enum.StrEnum):
@@ -86,6 +86,36 @@ class CustomerNote(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FieldType(enum.StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    BOOLEAN = "boolean"
+    CHOICE = "choice"
+
+
+class CustomerField(Base):
+    """A typed attribute admins define; values live in `Customer.attributes[key]`."""
+
+    __tablename__ = "customer_fields"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100))
+    type: Mapped[FieldType] = mapped_column(
+        Enum(
+            FieldType,
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
+    # The allowed values of a choice field, in display order; empty otherwise.
+    options: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

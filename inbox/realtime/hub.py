@@ -96,13 +96,20 @@ class Subscription:
         self.availability = False
         # Checked again at every heartbeat (None: nothing to check).
         self.credential = credential
+        # A chat visitor's socket (see `subscribe_visitor`): it gets only what
+        # its customer may see, and nothing until it has a customer.
+        self.visitor = False
+        self.customer_id: int | None = None
         # Something was queued since the last heartbeat: no tick needed.
         self.busy = False
 
     def offer(self, published: Published) -> None:
         if self.overflowed:
             return
-        if self.agent_id is not None and self.agent_id not in published.audience.agent_ids:
+        if self.visitor:
+            if self.customer_id is None or published.audience.customer_id != self.customer_id:
+                return
+        elif self.agent_id is not None and self.agent_id not in published.audience.agent_ids:
             return
         if self.queue.qsize() < self.maxsize:
             self.queue.put_nowait(published)
@@ -115,9 +122,16 @@ class Subscription:
     def offer_presence(self, change: PresenceChange) -> None:
         if not self.presence or self.overflowed or self.agent_id == change.agent_id:
             return
-        wanted = self.agent_id in change.audience or (
-            self.availability and change.availability_changed
-        )
+        if self.visitor:
+            # Typing on their conversation, and agents coming and going (the
+            # widget says whether anyone is there to answer).
+            wanted = change.availability_changed or (
+                self.customer_id is not None and self.customer_id in change.customer_ids
+            )
+        else:
+            wanted = self.agent_id in change.audience or (
+                self.availability and change.availability_changed
+            )
         # Ephemeral: with the queue full, this one is dropped, and the socket
         # is about to be dropped for falling behind anyway.
         if wanted and self.queue.qsize() < self.maxsize:
@@ -328,6 +342,17 @@ class Hub:
         credential: Credential | None = None,
     ) -> Iterator[Subscription]:
         sub = Subscription(agent_id, self._queue_size, presence=presence, credential=credential)
+        self._subs.add(sub)
+        try:
+            yield sub
+        finally:
+            self._subs.discard(sub)
+
+    @contextmanager
+    def subscribe_visitor(self) -> Iterator[Subscription]:
+        """A chat visitor's subscription: set its `customer_id` once known."""
+        sub = Subscription(None, self._queue_size, presence=True)
+        sub.visitor = True
         self._subs.add(sub)
         try:
             yield sub

@@ -7,8 +7,13 @@ inbox.realtime.render makes and shares the fragments themselves.
   in place on assignment or status changes, and is removed when it stops
   matching the list's filters; the tabs' counts follow.
 - Conversation and customer pages: messages of that customer join the
-  timeline; the header follows its conversation; the profile panel's notes,
-  purchases and conversations follow their changes.
+  timeline; the header follows its conversation; the profile panel's details
+  (name, identities, tags, fields), notes, purchases, conversations and
+  metrics follow their changes.
+- Merges: a customer page whose customer was merged away says where to
+  (with a link), and the page of the customer that stays shows what moved
+  (identities, conversations, timeline); unmerging likewise. A conversation
+  page whose customer was merged away is marked out of date.
 - Every page: the header's bell follows its agent's unread notifications.
 - The board: a conversation opened, assigned or moved between statuses in
   one of the lead's inboxes makes it reload its summary (see board_tick).
@@ -21,11 +26,15 @@ from dataclasses import dataclass
 from inbox.events import (
     ConversationAssigned,
     ConversationCreated,
+    ConversationRated,
     ConversationStatusChanged,
+    CustomerMerged,
+    CustomerUnmerged,
     CustomerUpdated,
     EventBase,
     MessageCreated,
     MessageDeliveryChanged,
+    MessageMediaFetched,
     MessageMoved,
     NotificationCreated,
     NotificationRead,
@@ -35,12 +44,15 @@ from inbox.models import Agent
 from inbox.realtime.page_context import (
     BoardContext,
     ConversationContext,
+    CustomerContext,
     ListContext,
     PageContext,
 )
 from inbox.realtime.render import Renderer, remove_row
 from inbox.views.inbox_list import Filters
 
+# Events that redraw a message already on the page.
+MessageChanged = MessageDeliveryChanged | MessageMediaFetched | MessageMoved
 ConversationEvent = (
     ConversationCreated | MessageCreated | ConversationAssigned | ConversationStatusChanged
 )
@@ -72,11 +84,44 @@ async def page_updates(published: Published, viewer: Viewer, renderer: Renderer)
         return [board_tick()] if changes_load else []
     if isinstance(page, ListContext):
         return await _list_updates(published, viewer, page.filters, renderer)
+    if isinstance(event, CustomerMerged | CustomerUnmerged):
+        return await _merge_updates(event, published.seq, viewer, renderer)
     if isinstance(page, ConversationContext):
         return await _customer_updates(
             published, viewer, page.customer_id, page.conversation_id, renderer
         )
     return await _customer_updates(published, viewer, page.customer_id, None, renderer)
+
+
+async def _merge_updates(
+    event: CustomerMerged | CustomerUnmerged, seq: int, viewer: Viewer, renderer: Renderer
+) -> list[str]:
+    """Both customers' pages redraw what a merge moves; see the module's docstring."""
+    page = viewer.page
+    assert isinstance(page, ConversationContext | CustomerContext)
+    customer_id = page.customer_id
+    if customer_id not in (event.customer_id, event.merged_id):
+        return []
+    agent, inboxes = viewer.agent, viewer.inbox_ids
+    if isinstance(page, ConversationContext):
+        if isinstance(event, CustomerMerged) and customer_id == event.merged_id:
+            return [await renderer.stale_html()]
+        current: int | None = page.conversation_id
+        parts = []
+    else:
+        current = None
+        parts = [
+            await renderer.merge_panel_html(seq, agent, inboxes, customer_id),
+            await renderer.timeline_html(seq, agent, inboxes, customer_id),
+        ]
+    parts += [
+        await renderer.details_html(seq, agent, customer_id, current),
+        await renderer.metrics_html(seq, agent, inboxes, customer_id),
+        await renderer.notes_html(seq, agent, customer_id, current),
+        await renderer.purchases_html(seq, agent, customer_id),
+        await renderer.conversations_html(seq, agent, inboxes, customer_id, current),
+    ]
+    return [p for p in parts if p]
 
 
 def board_tick() -> str:
@@ -126,6 +171,8 @@ async def _customer_updates(
     if isinstance(event, CustomerUpdated):
         if event.customer_id != customer_id:
             return []
+        if {"name", "attributes", "tags"} & set(event.fields):
+            parts.append(await renderer.details_html(seq, viewer.agent, customer_id, current_id))
         if "notes" in event.fields:
             parts.append(await renderer.notes_html(seq, viewer.agent, customer_id, current_id))
         if "purchases" in event.fields:
@@ -133,9 +180,12 @@ async def _customer_updates(
         return parts
     if not await _about_customer(event, seq, customer_id, renderer):
         return []
-    if isinstance(event, MessageCreated | MessageDeliveryChanged | MessageMoved):
-        # A delivery change or a move redraws the message in place (sent, or
-        # failed and why; here or in another conversation now).
+    metrics = await renderer.metrics_html(seq, viewer.agent, viewer.inbox_ids, customer_id)
+    if isinstance(event, ConversationRated):
+        return [metrics]
+    if isinstance(event, MessageCreated | MessageChanged):
+        # A delivery change, fetched media or a move redraws the message in
+        # place (sent, or failed and why; its files; here or elsewhere now).
         entry = await renderer.entry(seq, event.message_id)
         if entry is not None:
             highlight = (
@@ -159,13 +209,12 @@ async def _customer_updates(
             seq, viewer.agent, viewer.inbox_ids, customer_id, current_id
         )
     )
+    parts.append(metrics)
     return parts
 
 
 async def _about_customer(event: EventBase, seq: int, customer_id: int, renderer: Renderer) -> bool:
-    if isinstance(
-        event, ConversationCreated | MessageCreated | MessageDeliveryChanged | MessageMoved
-    ):
+    if isinstance(event, ConversationCreated | MessageCreated | MessageChanged | ConversationRated):
         return event.customer_id == customer_id
     if isinstance(event, ConversationAssigned | ConversationStatusChanged):
         # These don't name the customer: read the conversation (once per event).

@@ -62,6 +62,9 @@ class PresenceReport(BaseModel):
     # themself. (Availability is for the board, which filters by itself.)
     audience: frozenset[int] = frozenset()
     ttl: float = VIEWING_TTL
+    # A website visitor typing in the chat widget (inbox/channels/chat), not
+    # an agent: agent_id is then 0 and agent_name the customer's name.
+    visitor: bool = False
 
     def same_state(self, other: PresenceReport) -> bool:
         """Equal but for the time to live: a renewal, which changes nothing on screen."""
@@ -89,6 +92,7 @@ class Marker:
     activity: Activity
     conversation_id: int | None
     channel_label: str | None
+    visitor: bool = False
 
 
 OnChange = Callable[[PresenceChange], None]
@@ -134,7 +138,9 @@ class PresenceTracker:
                 customer_ids=frozenset(r.customer_id for r in reports if r.customer_id),
                 conversation_ids=frozenset(r.conversation_id for r in reports if r.conversation_id),
                 audience=frozenset().union(*(r.audience for r in reports)),
-                availability_changed=(old and old.availability) != (new and new.availability),
+                # A visitor typing is nobody's availability.
+                availability_changed=not reports[0].visitor
+                and (old and old.availability) != (new and new.availability),
             )
         )
 
@@ -157,6 +163,17 @@ class PresenceTracker:
             ):
                 found[report.agent_id] = report.availability
         return found
+
+    def agents_typing(self, customer_id: int, inbox_id: int) -> bool:
+        """Whether an agent is typing on this customer's conversation in this inbox
+        (what a chat visitor is shown; never who)."""
+        return any(
+            r.activity == Activity.TYPING
+            and not r.visitor
+            and r.customer_id == customer_id
+            and r.inbox_id == inbox_id
+            for r in self._reports.values()
+        )
 
     def on_customer(
         self, customer_id: int, viewer_id: int, inbox_ids: Collection[int]
@@ -202,5 +219,6 @@ def _markers(reports: Iterable[PresenceReport]) -> list[Marker]:
                 report.activity,
                 report.conversation_id,
                 report.channel_label,
+                report.visitor,
             )
     return sorted(best.values(), key=lambda m: (m.activity != Activity.TYPING, m.agent_name))

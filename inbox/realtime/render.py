@@ -13,6 +13,10 @@ hundred. What a variant may depend on is spelled out by its key:
 - conversations:  (seq, customer, the agent's visible inboxes, page's conversation).
 - notes:          (seq, customer, page's conversation): the form's back link.
 - purchases:      (seq, customer).
+- details:        (seq, customer, page's conversation): name, identities, tags, fields.
+- metrics:        (seq, customer, the agent's visible inboxes).
+- merge panel,
+  timeline:       (seq, customer, the agent's visible inboxes): after a merge or unmerge.
 - counts:         the three numbers themselves.
 - bell:           (seq, agent): notifications reach only their own agent.
 
@@ -34,6 +38,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from inbox.access import get_visible_customer
 from inbox.errors import NotFound
 from inbox.models import Agent, utcnow
 from inbox.queries import ConversationRow, TimelineEntry, View, conversation_row
@@ -41,8 +46,14 @@ from inbox.queries_notifications import unread_count
 from inbox.realtime.once import OnceCache
 from inbox.realtime.snapshots import timeline_entry
 from inbox.runtime import Runtime
-from inbox.views.conversation_page import header_perspective, load_header, timeline_item
-from inbox.views.customer_panel import ProfilePanel, load_panel
+from inbox.views.conversation_page import (
+    header_perspective,
+    load_header,
+    load_timeline,
+    timeline_item,
+)
+from inbox.views.customer_duplicates import load_merge_panel
+from inbox.views.customer_panel import ProfilePanel, load_metrics, load_panel
 from inbox.views.display import channel_label, moment
 from inbox.views.inbox_list import ListItem, OpenCounts, open_counts
 from inbox.views.templating import templates
@@ -188,6 +199,70 @@ class Renderer:
         return await self._panel_html(
             key, "fragments/profile_purchases.html", agent, customer_id, None
         )
+
+    async def details_html(
+        self, seq: int, agent: Agent, customer_id: int, current_id: int | None
+    ) -> str:
+        key = ("details", seq, customer_id, current_id)
+        return await self._panel_html(
+            key, "fragments/profile_details.html", agent, customer_id, current_id
+        )
+
+    async def _visible_html(
+        self, key: Key, agent: Agent, customer_id: int, build: Callable[[Any], Awaitable[str]]
+    ) -> str:
+        """A fragment for whoever sees the customer through the same inboxes (key holds them)."""
+
+        async def render() -> str:
+            try:
+                async with self._rt.read_sessions() as db:
+                    await get_visible_customer(db, agent, customer_id)
+                    return await build(db)
+            except NotFound:
+                return ""
+
+        return await self._html.get(key, render)
+
+    async def metrics_html(
+        self, seq: int, agent: Agent, inbox_ids: frozenset[int], customer_id: int
+    ) -> str:
+        async def build(db: Any) -> str:
+            metrics = await load_metrics(db, agent, customer_id)
+            return self._render(
+                "metrics", "fragments/profile_metrics.html", metrics=metrics, oob=True
+            )
+
+        key = ("metrics", seq, customer_id, inbox_ids)
+        return await self._visible_html(key, agent, customer_id, build)
+
+    async def merge_panel_html(
+        self, seq: int, agent: Agent, inbox_ids: frozenset[int], customer_id: int
+    ) -> str:
+        async def build(db: Any) -> str:
+            customer = await get_visible_customer(db, agent, customer_id)
+            merge = await load_merge_panel(db, agent, customer)
+            return self._render("merge", "_merge_panel.html", merge=merge, oob=True)
+
+        key = ("merge", seq, customer_id, inbox_ids)
+        return await self._visible_html(key, agent, customer_id, build)
+
+    async def timeline_html(
+        self, seq: int, agent: Agent, inbox_ids: frozenset[int], customer_id: int
+    ) -> str:
+        async def build(db: Any) -> str:
+            timeline = await load_timeline(
+                db,
+                agent,
+                customer_id,
+                base_url=f"/customers/{customer_id}",
+                current_id=None,
+                before=None,
+                seq=seq,
+            )
+            return self._render("timeline", "fragments/customer_timeline.html", timeline=timeline)
+
+        key = ("timeline", seq, customer_id, inbox_ids)
+        return await self._visible_html(key, agent, customer_id, build)
 
     async def counts_html(self, counts: dict[View, int]) -> str:
         async def render() -> str:

@@ -43,6 +43,25 @@ _PER_SECOND = 2.0
 _MAX_MESSAGE = 200
 
 
+class RateLimit:
+    """A token bucket: bursts of `burst`, refilled at `per_second`; the rest is dropped."""
+
+    def __init__(self, burst: int, per_second: float) -> None:
+        self._burst = float(burst)
+        self._per_second = per_second
+        self._tokens = float(burst)
+        self._refilled = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._refilled) * self._per_second)
+        self._refilled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
 @dataclass(frozen=True)
 class Whereabouts:
     """The customer a page shows, and who may know an agent is on it."""
@@ -87,8 +106,7 @@ class SocketPresence:
         self._availability = Availability.ONLINE
         self._typing = False
         self._lapse: asyncio.TimerHandle | None = None
-        self._tokens = float(_BURST)
-        self._refilled = time.monotonic()
+        self._limit = RateLimit(_BURST, _PER_SECOND)
 
     def start(self) -> None:
         self._report()
@@ -148,13 +166,7 @@ class SocketPresence:
             self._lapse = None
 
     def _take_token(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(_BURST, self._tokens + (now - self._refilled) * _PER_SECOND)
-        self._refilled = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
+        return self._limit.take()
 
     def _report(self) -> None:
         where = self._where

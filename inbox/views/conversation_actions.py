@@ -28,6 +28,7 @@ from inbox.actions.messages import (
     do_post_reply,
     reply_attachment_limits,
 )
+from inbox.actions.outbound_sends import TemplateChoice
 from inbox.errors import BadRequest, Conflict
 from inbox.models import Agent, Attachment, Inbox, Message, Status
 from inbox.queries import TimelineEntry
@@ -115,6 +116,19 @@ async def post_reply(request: Request) -> Response:
     return await _message_posted(request, agent, message, attachments=message.attachments)
 
 
+async def post_template_reply(request: Request) -> Response:
+    """An approved WhatsApp template as the reply (the composer offers them
+    outside the 24-hour window)."""
+    agent = require_agent(request)
+    conversation_id = path_int(request, "conversation_id")
+    async with request.form() as form:
+        name = form_text(form, "template")
+        params = [v for v in form.getlist("param") if isinstance(v, str)]
+    choice = TemplateChoice(name, tuple(params))
+    message = await do_post_reply(runtime(request), agent, conversation_id, "", template=choice)
+    return await _message_posted(request, agent, message)
+
+
 # Collision control ----------------------------------------------------------
 
 
@@ -193,6 +207,7 @@ _BASE = "/conversations/{conversation_id:int}"
 routes = [
     Route(f"{_BASE}/notes", post_note, methods=["POST"]),
     Route(f"{_BASE}/replies", post_reply, methods=["POST"]),
+    Route(f"{_BASE}/templates", post_template_reply, methods=["POST"]),
     Route(f"{_BASE}/claim", _header_route(do_claim_conversation), methods=["POST"]),
     Route(f"{_BASE}/release", _header_route(do_release_conversation), methods=["POST"]),
     Route(f"{_BASE}/resolve", _header_route(_resolve), methods=["POST"]),

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from inbox.access import get_visible_conversation, inbox_audience, visible_inbox_ids
 from inbox.actions.messages import AttachmentLimits, reply_attachment_limits
+from inbox.channels.reply_windows import ReplyWindow, reply_window
 from inbox.models import (
     Agent,
     Attachment,
@@ -62,6 +63,9 @@ class ConversationHeader:
     # Only filled for leads and admins: who else could take it.
     assignable: list[Agent]
     teams: list[Team]
+    # The provider's messaging window (WhatsApp, Messenger, Instagram): the
+    # composer warns, and offers templates, before a reply would be refused.
+    window: ReplyWindow | None = None
 
     @property
     def reply_attachments(self) -> AttachmentLimits | None:
@@ -132,6 +136,7 @@ async def load_header(db: AsyncSession, agent: Agent, conv: Conversation) -> Con
         actions=header_actions(agent, conv),
         assignable=assignable,
         teams=teams,
+        window=await reply_window(db, inbox, conv.id, utcnow()),
     )
 
 

@@ -26,6 +26,11 @@ from inbox.views.templating import is_htmx, render
 _BACK = re.compile(r"/(conversations|customers)/\d+")
 
 
+def safe_back(back: object) -> str | None:
+    """The page a plain form says to go back to, if it is one of ours."""
+    return back if isinstance(back, str) and _BACK.fullmatch(back) else None
+
+
 async def customer_page(request: Request) -> Response:
     agent = require_agent(request)
     customer_id = path_int(request, "customer_id")
@@ -69,8 +74,7 @@ async def add_note(request: Request) -> Response:
         body = form_text(form, "body")
         back = form.get("back")
     await do_add_customer_note(runtime(request), agent, customer_id, body)
-    back_url = back if isinstance(back, str) and _BACK.fullmatch(back) else None
-    back_url = back_url or f"/customers/{customer_id}"
+    back_url = safe_back(back) or f"/customers/{customer_id}"
     if not is_htmx(request):
         return RedirectResponse(back_url, 303)
     async with runtime(request).read_sessions() as db:

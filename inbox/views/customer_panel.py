@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inbox.access import visible_inbox_ids
 from inbox.models import Agent, Conversation, Customer, CustomerNote, Inbox, Purchase, utcnow
+from inbox.profiles.fields import defined_fields
+from inbox.profiles.metrics import customer_metrics, duration_text
 from inbox.queries import customer_profile
 from inbox.views.display import Moment, channel_label, initials, moment
+from inbox.views.profile_form import EditForm, attribute_rows, edit_form
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,31 @@ class ConversationLink:
 
 
 @dataclass(frozen=True)
+class MetricsView:
+    customer_id: int
+    conversations: int
+    open: int
+    first_contact: Moment | None
+    avg_first_response: str | None
+    answered: int
+    # "4.3 / 5", or None while no conversation was rated.
+    satisfaction: str | None
+    rated: int
+
+
+@dataclass(frozen=True)
 class ProfilePanel:
     customer: Customer
     initials: str
     since: Moment
     identities: list[IdentityRow]
     tags: list[str]
+    # Defined fields with a value: (key, label, text), in the order they were defined.
+    fields: list[tuple[str, str, str]]
+    # Free-form attributes no field defines: (key, text).
     attributes: list[tuple[str, str]]
+    metrics: MetricsView
+    edit: EditForm
     notes: list[NoteRow]
     purchases: list[PurchaseRow]
     conversations: list[ConversationLink]
@@ -62,10 +82,20 @@ class ProfilePanel:
     back_url: str
 
 
-def _attribute_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+async def load_metrics(db: AsyncSession, agent: Agent, customer_id: int) -> MetricsView:
+    """The customer's metrics over the inboxes `agent` may see (access checked by the caller)."""
+    m = await customer_metrics(db, customer_id, await visible_inbox_ids(db, agent))
+    now = utcnow()
+    return MetricsView(
+        customer_id,
+        m.conversations,
+        m.open,
+        None if m.first_contact is None else moment(m.first_contact, now),
+        None if m.avg_first_response is None else duration_text(m.avg_first_response),
+        m.answered,
+        None if m.avg_satisfaction is None else f"{m.avg_satisfaction:.1f} / 5",
+        m.rated,
+    )
 
 
 async def load_panel(
@@ -80,6 +110,8 @@ async def load_panel(
         rows = await db.execute(select(Agent.id, Agent.name).where(Agent.id.in_(author_ids)))
         authors = {agent_id: name for agent_id, name in rows.all()}
     inboxes = {i.id: i for i in (await db.scalars(select(Inbox))).all()}
+    fields = list((await defined_fields(db)).values())
+    typed, free = attribute_rows(customer.attributes, fields)
     return ProfilePanel(
         customer=customer,
         initials=initials(customer.display_name),
@@ -89,7 +121,10 @@ async def load_panel(
             for i in customer.identities
         ],
         tags=[t.tag for t in customer.tags],
-        attributes=sorted((k, _attribute_text(v)) for k, v in customer.attributes.items()),
+        fields=typed,
+        attributes=free,
+        metrics=await load_metrics(db, agent, customer.id),
+        edit=edit_form(customer, fields),
         notes=[
             NoteRow(
                 n,

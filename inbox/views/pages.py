@@ -5,7 +5,9 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from inbox.views import (
+    admin_chat,
     admin_inboxes,
+    admin_profile,
     admin_quarantine,
     attachments,
     board_page,
@@ -16,6 +18,7 @@ from inbox.views import (
     inbox_list,
     message_moves,
     notifications_page,
+    profile_edit,
 )
 
 routes: list[BaseRoute] = [
@@ -23,10 +26,13 @@ routes: list[BaseRoute] = [
     *conversation_page.routes,
     *conversation_actions.routes,
     *customer_page.routes,
+    *profile_edit.routes,
     *notifications_page.routes,
     *direct_messages_page.routes,
     *board_page.routes,
     *admin_inboxes.routes,
+    *admin_chat.routes,
+    *admin_profile.routes,
     *admin_quarantine.routes,
     *message_moves.routes,
     *attachments.routes,

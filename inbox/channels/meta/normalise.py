@@ -9,7 +9,9 @@ entries, each with several messages; every customer message becomes one.
   `entry[].messaging[]`, a message in `message` with its `mid`; echoes of the
   page's own messages, deliveries, reads and reactions store nothing.
 
-Media is not downloaded here: a message with only media says what was sent.
+Media is queued, not downloaded here (`media.py` fetches it once the message
+is stored): WhatsApp's by its media id, Messenger's and Instagram's by the
+attachment's URL. A message with only media says what was sent ("[image]").
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inbox.channels.base import InboundMessage
+from inbox.channels.base import InboundMedia, InboundMessage
 from inbox.channels.fields import InvalidField, identity
 from inbox.models import ChannelKind, IdentityKind
 
@@ -33,6 +35,8 @@ OBJECTS = {
 }
 # WhatsApp message types that are not something the customer wrote.
 _WA_SKIPPED = frozenset({"reaction", "system", "request_welcome", "ephemeral"})
+# WhatsApp message types whose object carries a media id to download.
+_WA_MEDIA = frozenset({"image", "document", "audio", "video", "sticker"})
 
 
 class _Provider(BaseModel):
@@ -104,6 +108,21 @@ def _wa_text(message: WaMessage) -> str | None:
     return f"[{message.type}]"
 
 
+def _wa_media(message: WaMessage) -> tuple[InboundMedia, ...]:
+    media = (message.model_extra or {}).get(message.type) if message.type in _WA_MEDIA else None
+    if not isinstance(media, dict) or not isinstance(media.get("id"), str) or not media["id"]:
+        return ()
+    name, mime = media.get("filename"), media.get("mime_type")
+    return (
+        InboundMedia(
+            "whatsapp",
+            media["id"],
+            filename=name if isinstance(name, str) else "",
+            content_type=mime if isinstance(mime, str) else "",
+        ),
+    )
+
+
 def whatsapp(inbox_id: int, payload: WaPayload) -> list[InboundMessage]:
     _check_object(ChannelKind.WHATSAPP, payload.object)
     found: list[InboundMessage] = []
@@ -131,6 +150,7 @@ def whatsapp(inbox_id: int, payload: WaPayload) -> list[InboundMessage]:
                         text=text,
                         sender_name=names.get(message.sender, "").strip(),
                         received_at=datetime.fromtimestamp(message.timestamp, UTC),
+                        media=_wa_media(message),
                     )
                 )
     return found
@@ -145,6 +165,8 @@ class Party(_Provider):
 
 class Attachment(_Provider):
     type: str
+    # `url` for image, video, audio, file (and a sticker's image); none for a fallback.
+    payload: dict[str, Any] | None = None
 
 
 class PageMessage(_Provider):
@@ -183,6 +205,16 @@ def _page_text(message: PageMessage) -> str | None:
     return "[unsupported message]" if message.is_unsupported else None
 
 
+def _page_media(message: PageMessage) -> tuple[InboundMedia, ...]:
+    """Each attachment's file, by its URL (Meta's CDN; fetched through the SSRF guard)."""
+    found = []
+    for attachment in message.attachments:
+        url = (attachment.payload or {}).get("url")
+        if isinstance(url, str) and url.startswith(("https://", "http://")):
+            found.append(InboundMedia("url", url))
+    return tuple(found)
+
+
 def page_messages(inbox_id: int, kind: ChannelKind, payload: PagePayload) -> list[InboundMessage]:
     """Messenger's or Instagram's messages; `kind` says which (their shapes are one)."""
     _check_object(kind, payload.object)
@@ -206,6 +238,7 @@ def page_messages(inbox_id: int, kind: ChannelKind, payload: PagePayload) -> lis
                     identities=(identity(where, identity_kind, event.sender.id),),
                     text=text,
                     received_at=datetime.fromtimestamp(event.timestamp / 1000, UTC),
+                    media=_page_media(event.message),
                 )
             )
     return found

@@ -5,7 +5,8 @@
 - POST: the raw body's `X-Hub-Signature-256` is checked against the inbox's
   app secret before parsing (401 otherwise); every message it carries is
   stored, each deduplicated on its provider id, and the 200 comes after
-  commit. A payload of statuses only stores nothing.
+  commit. Delivery receipts (WhatsApp statuses, Messenger deliveries and
+  reads, Instagram reads) move our messages' delivery state (`receipts`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from inbox.views.requests import runtime
 
 from . import signing
 from .normalise import PagePayload, WaPayload, page_messages, whatsapp
+from .receipts import page_receipts, whatsapp_receipts
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +66,13 @@ async def receive(request: Request) -> Response:
     inbounds: list[InboundMessage]
     if kind is ChannelKind.WHATSAPP:
         inbounds = whatsapp(got.inbox.id, WaPayload.model_validate(data))
+        receipts = whatsapp_receipts(data)
     else:
         inbounds = page_messages(got.inbox.id, kind, PagePayload.model_validate(data))
-    return webhooks.summary(await webhooks.ingest_all(got.rt, inbounds))
+        receipts = page_receipts(kind, data)
+    received = await webhooks.ingest_all(got.rt, inbounds)
+    await webhooks.apply_receipts(got.rt, got.inbox.id, receipts)
+    return webhooks.summary(received)
 
 
 routes = [

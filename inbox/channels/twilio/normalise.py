@@ -1,7 +1,8 @@
 """An incoming Twilio SMS/MMS (the form Twilio POSTs) as an `InboundMessage`.
 
-Media is not downloaded here: an MMS with no text says what was sent
-("[image/jpeg]").
+An MMS's media (`MediaUrl{N}`, `MediaContentType{N}`) is queued, not
+downloaded here (`media.py` fetches it once the message is stored); an MMS
+with no text says what was sent ("[image/jpeg]").
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inbox.channels.base import InboundMessage
+from inbox.channels.base import InboundMedia, InboundMessage
 from inbox.channels.fields import InvalidField, identity
 from inbox.models import IdentityKind
 
@@ -30,19 +31,25 @@ class IncomingSms(BaseModel):
     NumMedia: Annotated[int, Field(ge=0, le=_MAX_MEDIA)] = 0
 
 
-def parse(params: Sequence[tuple[str, str]]) -> tuple[IncomingSms, list[str]]:
-    """The message's fields and its media's content types."""
+def parse(params: Sequence[tuple[str, str]]) -> tuple[IncomingSms, list[InboundMedia]]:
+    """The message's fields and its media."""
     form = dict(params)
     sms = IncomingSms.model_validate(form)
-    types = [form.get(f"MediaContentType{i}", "") or "media" for i in range(sms.NumMedia)]
-    return sms, types
+    media = []
+    for i in range(sms.NumMedia):
+        url = form.get(f"MediaUrl{i}", "")
+        if url.startswith(("https://", "http://")):  # Twilio always sends one
+            media.append(
+                InboundMedia("twilio", url, content_type=form.get(f"MediaContentType{i}", ""))
+            )
+    return sms, media
 
 
-def to_inbound(inbox_id: int, sms: IncomingSms, media_types: Sequence[str]) -> InboundMessage:
+def to_inbound(inbox_id: int, sms: IncomingSms, media: Sequence[InboundMedia]) -> InboundMessage:
     if sms.Body.strip():
         text = sms.Body
-    elif media_types:
-        text = " ".join(f"[{t}]" for t in media_types)
+    elif media:
+        text = " ".join(f"[{m.content_type or 'media'}]" for m in media)
     else:
         raise InvalidField("Body", "the message is empty")
     if ":" in sms.From:
@@ -54,4 +61,5 @@ def to_inbound(inbox_id: int, sms: IncomingSms, media_types: Sequence[str]) -> I
         external_id=sms.MessageSid,
         identities=(identity("From", IdentityKind.PHONE, sms.From),),
         text=text,
+        media=tuple(media),
     )

@@ -3,6 +3,10 @@
 The signature (`signing`) is checked before the form's content is read as a
 message; deduplicated on `MessageSid`. The answer, after commit, is an empty
 TwiML `<Response/>`: no automatic reply.
+
+`POST /webhooks/sms/{inbox_id}/status`: the status callbacks of the messages
+we sent (`StatusCallback`), signed the same way; `MessageStatus` moves the
+message's delivery state (`statuses`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from inbox.models import ChannelKind
 
 from . import signing
 from .normalise import parse, to_inbound
+from .statuses import status_receipts
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +46,8 @@ def _form_to_check(raw: bytes) -> list[tuple[str, str]]:
     return parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
 
 
-@webhooks.endpoint
-async def receive(request: Request) -> Response:
+async def _signed(request: Request) -> webhooks.Delivery:
+    """The inbox and the raw form, once `X-Twilio-Signature` checked out (else 401)."""
     got = await webhooks.delivery(request, ChannelKind.SMS, "SMS", ("auth_token",))
     url = signing.called_url(request, got.rt.settings.trust_proxy_headers)
     problem = signing.check(
@@ -54,9 +59,25 @@ async def receive(request: Request) -> Response:
     if problem is not None:
         log.info("SMS webhook for inbox %s refused: %s", got.inbox.id, problem)
         raise NotAuthenticated(problem)
-    sms, media_types = parse(_form(got.raw))
-    await webhooks.ingest_one(got.rt, to_inbound(got.inbox.id, sms, media_types))
+    return got
+
+
+@webhooks.endpoint
+async def receive(request: Request) -> Response:
+    got = await _signed(request)
+    sms, media = parse(_form(got.raw))
+    await webhooks.ingest_one(got.rt, to_inbound(got.inbox.id, sms, media))
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
-routes = [Route("/webhooks/sms/{inbox_id}", receive, methods=["POST"])]
+@webhooks.endpoint
+async def receive_status(request: Request) -> Response:
+    got = await _signed(request)
+    await webhooks.apply_receipts(got.rt, got.inbox.id, status_receipts(_form(got.raw)))
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/webhooks/sms/{inbox_id}", receive, methods=["POST"]),
+    Route("/webhooks/sms/{inbox_id}/status", receive_status, methods=["POST"]),
+]
