@@ -417,6 +417,11 @@ async def test_a_refused_media_url_leaves_a_note_and_the_text(
     page = await _page(client, message)
     assert "The label is torn, see photo" in page
     assert f'<p class="media-problem" role="status">{note}</p>' in page
+    # Integrations see it too, on the message.
+    api = await client.get(f"/api/v1/conversations/{message.conversation_id}")
+    assert api.status_code == 200, api.text
+    [shown] = [m for m in api.json()["messages"] if m["id"] == message.id]
+    assert shown["media_error"] == note and shown["attachments"] == []
 
 
 async def test_a_provider_hiccup_is_retried_and_then_attached(

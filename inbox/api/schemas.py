@@ -196,6 +196,10 @@ class MessageOut(ResponseBody):
     automatic: bool = Field(
         description="Sent automatically (an acknowledgement of a new email), by no agent."
     )
+    media_error: str | None = Field(
+        description="Inbound media that could not be fetched from the provider, and why "
+        "(one line per file); the rest of the message is intact."
+    )
     created_at: datetime
     attachments: list[AttachmentOut]
 

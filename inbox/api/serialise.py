@@ -74,6 +74,7 @@ def _message_fields(message: Message, attachments: Sequence[Attachment]) -> Mess
         html=message.html,
         delivery=message.delivery,
         delivery_error=message.delivery_error,
+        media_error=message.media_error,
         automatic=message.auto_reply_to is not None,
         created_at=message.created_at,
         attachments=[_attachment_out(a) for a in attachments],
