@@ -7,12 +7,16 @@ from contextlib import asynccontextmanager
 from enum import IntEnum
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.events import Audience, EventBase, Published
 from inbox.models import Agent, AuditEntry, OutboxEvent
+from inbox.models.base import utcnow
 from inbox.runtime import Runtime
+
+_AUDIT = AuditEntry.__table__
+_OUTBOX = OutboxEvent.__table__
 
 # Any fixed key works; it only has to be the same for every writer.
 _OUTBOX_LOCK_KEY = 0x1B0C5E9
@@ -47,6 +51,7 @@ class Transaction:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._pending: list[tuple[EventBase, Audience]] = []
+        self._audits: list[dict[str, Any]] = []
         self.published: list[Published] = []
 
     def emit(self, event: EventBase, audience: Audience) -> None:
@@ -61,19 +66,28 @@ class Transaction:
         target_id: int | None,
         **data: Any,
     ) -> None:
-        self.session.add(
-            AuditEntry(
-                actor_agent_id=actor.id if actor else None,
-                action=action,
-                target_type=target_type,
-                target_id=target_id,
-                data=data,
-            )
+        # Written with the outbox, in one multi-row INSERT: nothing reads an
+        # action's own audit back, and ORM objects cost more than the rows.
+        self._audits.append(
+            {
+                "actor_agent_id": actor.id if actor else None,
+                "action": action,
+                "target_type": target_type,
+                "target_id": target_id,
+                "data": data,
+                "created_at": utcnow(),
+            }
         )
 
+    async def _write_log(self) -> None:
+        """The audit entries and the outbox, at the end of the transaction."""
+        if self._audits:
+            await self.session.execute(insert(_AUDIT), self._audits)
+            self._audits = []
+        if self._pending:
+            await self._write_outbox()
+
     async def _write_outbox(self) -> None:
-        if not self._pending:
-            return
         if self.session.get_bind().dialect.name == "postgresql":
             # Serialise outbox writers for the rest of this transaction, so
             # sequence numbers become visible in order: a reader resuming at
@@ -81,19 +95,22 @@ class Transaction:
             await self.session.execute(
                 text("SELECT pg_advisory_xact_lock(:k)"), {"k": _OUTBOX_LOCK_KEY}
             )
-        rows = [
-            OutboxEvent(
-                type=event.type,
-                payload=event.model_dump(mode="json"),
-                audience=audience.to_json(),
-            )
-            for event, audience in self._pending
-        ]
-        self.session.add_all(rows)
-        await self.session.flush()
+        now = utcnow()
+        seqs = await self.session.scalars(
+            insert(_OUTBOX).returning(_OUTBOX.c.seq, sort_by_parameter_order=True),
+            [
+                {
+                    "type": event.type,
+                    "payload": event.model_dump(mode="json"),
+                    "audience": audience.to_json(),
+                    "created_at": now,
+                }
+                for event, audience in self._pending
+            ],
+        )
         self.published = [
-            Published(row.seq, event, audience)
-            for row, (event, audience) in zip(rows, self._pending, strict=True)
+            Published(seq, event, audience)
+            for seq, (event, audience) in zip(seqs.all(), self._pending, strict=True)
         ]
 
 
@@ -106,6 +123,6 @@ async def transaction(rt: Runtime) -> AsyncIterator[Transaction]:
     async with rt.write_sessions() as session, session.begin():
         tx = Transaction(session)
         yield tx
-        await tx._write_outbox()
+        await tx._write_log()
     for published in tx.published:
         await rt.hub.publish(published)

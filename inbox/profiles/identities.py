@@ -110,6 +110,11 @@ class SenderResolver:
             customers = {c.id: c for c in rows}
         return cls(holders, customers)
 
+    @property
+    def known_customer_ids(self) -> set[int]:
+        """The stored customers these senders may resolve to."""
+        return {c.id for c in self._holders.values() if c.id is not None}
+
     def customer(self, refs: Sequence[IdentityRef], name: str) -> Customer:
         """The customer of the first identity (in resolution order) anybody holds, or a
         new one; the identities nobody holds yet become theirs."""
