@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from enum import IntEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, text
+from sqlalchemy import Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.events import Audience, EventBase, Published
@@ -15,8 +15,9 @@ from inbox.models import Agent, AuditEntry, OutboxEvent
 from inbox.models.base import utcnow
 from inbox.runtime import Runtime
 
-_AUDIT = AuditEntry.__table__
-_OUTBOX = OutboxEvent.__table__
+# The tables, not the mapped classes: plain Core INSERTs, no ORM bulk path.
+_AUDIT = cast(Table, AuditEntry.__table__)
+_OUTBOX = cast(Table, OutboxEvent.__table__)
 
 # Any fixed key works; it only has to be the same for every writer.
 _OUTBOX_LOCK_KEY = 0x1B0C5E9
