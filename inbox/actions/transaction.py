@@ -89,7 +89,8 @@ class Transaction:
             await self._write_outbox()
 
     async def _write_outbox(self) -> None:
-        if self.session.get_bind().dialect.name == "postgresql":
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        if postgres:
             # Serialise outbox writers for the rest of this transaction, so
             # sequence numbers become visible in order: a reader resuming at
             # seq N can never later find a committed event below N.
@@ -97,21 +98,27 @@ class Transaction:
                 text("SELECT pg_advisory_xact_lock(:k)"), {"k": _OUTBOX_LOCK_KEY}
             )
         now = utcnow()
-        seqs = await self.session.scalars(
-            insert(_OUTBOX).returning(_OUTBOX.c.seq, sort_by_parameter_order=True),
-            [
-                {
-                    "type": event.type,
-                    "payload": event.model_dump(mode="json"),
-                    "audience": audience.to_json(),
-                    "created_at": now,
-                }
-                for event, audience in self._pending
-            ],
-        )
+        rows = [
+            {
+                "type": event.type,
+                "payload": event.model_dump(mode="json"),
+                "audience": audience.to_json(),
+                "created_at": now,
+            }
+            for event, audience in self._pending
+        ]
+        if postgres:
+            statement = insert(_OUTBOX).returning(_OUTBOX.c.seq, sort_by_parameter_order=True)
+            seqs = list(await self.session.scalars(statement, rows))
+        else:
+            # Asked to keep order, SQLAlchemy sends SQLite one INSERT per row.
+            # One INSERT numbers its rows in VALUES order (AUTOINCREMENT, the
+            # only writer); only RETURNING's order is unspecified, so sort it.
+            statement = insert(_OUTBOX).returning(_OUTBOX.c.seq)
+            seqs = sorted(await self.session.scalars(statement, rows))
         self.published = [
             Published(seq, event, audience)
-            for seq, (event, audience) in zip(seqs.all(), self._pending, strict=True)
+            for seq, (event, audience) in zip(seqs, self._pending, strict=True)
         ]
 
 
