@@ -46,7 +46,7 @@ from .email_threads import Threads
 from .media import media_rows
 from .messages import message_time
 from .outbound_mail import mark_email_bounced
-from .transaction import LockSpace, Transaction, lock_keys, transaction
+from .transaction import LockSpace, Transaction, insert_in_order, lock_keys, transaction
 
 
 @dataclass(frozen=True)
@@ -325,21 +325,29 @@ class _Batch:
             conv.customer_id = self._owners[id(conv)].id
             session.add(conv)
         await session.flush()
-        for spot in placed:
-            inbound = spot.inbound
-            spot.message = Message(
-                conversation_id=spot.conversation.id,
-                customer_id=spot.customer_id,
-                inbox_id=inbound.inbox_id,
-                direction=Direction.INBOUND,
-                text=_text(inbound.text),
-                html=clean_html(inbound.html) if inbound.html else None,
-                external_id=inbound.external_id,
-                created_at=message_time(inbound.received_at),
-                received_at=inbound.received_at,
-            )
-        session.add_all(s.message for s in placed)
-        await session.flush()
+        # One INSERT for the lot: flushed, the ORM would send one per message.
+        messages = await insert_in_order(
+            session,
+            Message,
+            Message,
+            [
+                {
+                    "conversation_id": spot.conversation.id,
+                    "customer_id": spot.customer_id,
+                    "inbox_id": spot.inbound.inbox_id,
+                    "direction": Direction.INBOUND,
+                    "text": _text(spot.inbound.text),
+                    "html": clean_html(spot.inbound.html) if spot.inbound.html else None,
+                    "external_id": spot.inbound.external_id,
+                    "created_at": message_time(spot.inbound.received_at),
+                    "received_at": spot.inbound.received_at,
+                }
+                for spot in placed
+            ],
+            key=lambda message: message.id,
+        )
+        for spot, message in zip(placed, messages, strict=True):
+            spot.message = message
         for spot in placed:
             message = spot.stored
             session.add_all(

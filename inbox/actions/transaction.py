@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from enum import IntEnum
 from typing import Any, cast
@@ -46,6 +46,30 @@ async def lock_keys(session: AsyncSession, space: LockSpace, keys: Iterable[str]
         ),
         {"space": int(space), "keys": sorted(set(keys))},
     )
+
+
+async def insert_in_order(
+    session: AsyncSession,
+    target: Table | type[Any],
+    returning: Any,
+    rows: list[dict[str, Any]],
+    *,
+    key: Callable[[Any], int],
+) -> list[Any]:
+    """Insert `rows` in one multi-row INSERT; `returning` of each, in `rows`' order.
+
+    `key` gives a returned item's new primary key. On SQLite, SQLAlchemy keeps
+    the order only by sending one INSERT per row, so instead the rows go in
+    one INSERT, which numbers them in VALUES order (the only writer, keys
+    counting up); only RETURNING's order is unspecified, so it is sorted.
+    """
+    if not rows:
+        return []
+    statement = insert(target)
+    if session.get_bind().dialect.name == "postgresql":
+        ordered = statement.returning(returning, sort_by_parameter_order=True)
+        return list(await session.scalars(ordered, rows))
+    return sorted(await session.scalars(statement.returning(returning), rows), key=key)
 
 
 class Transaction:
@@ -107,15 +131,7 @@ class Transaction:
             }
             for event, audience in self._pending
         ]
-        if postgres:
-            statement = insert(_OUTBOX).returning(_OUTBOX.c.seq, sort_by_parameter_order=True)
-            seqs = list(await self.session.scalars(statement, rows))
-        else:
-            # Asked to keep order, SQLAlchemy sends SQLite one INSERT per row.
-            # One INSERT numbers its rows in VALUES order (AUTOINCREMENT, the
-            # only writer); only RETURNING's order is unspecified, so sort it.
-            statement = insert(_OUTBOX).returning(_OUTBOX.c.seq)
-            seqs = sorted(await self.session.scalars(statement, rows))
+        seqs = await insert_in_order(self.session, _OUTBOX, _OUTBOX.c.seq, rows, key=int)
         self.published = [
             Published(seq, event, audience)
             for seq, (event, audience) in zip(seqs, self._pending, strict=True)
