@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -124,6 +124,10 @@ def _check_unchanged(inbox: Inbox, inbounds: Sequence[InboundMessage]) -> None:
     checked = {i.checked_against for i in inbounds if i.checked_against is not None}
     if checked and checked != {inbox_state(inbox.channel.value, inbox.is_active, inbox.secrets)}:
         raise StaleInbox("the inbox changed while the webhook was checked; retry")
+
+
+def _id(row: Customer | Message) -> int:
+    return row.id
 
 
 def _text(value: str) -> str:
@@ -310,15 +314,23 @@ class _Batch:
         return self._open.get((customer.id, inbox_id))
 
     async def _write(self, placed: list[_Placed], senders: SenderResolver) -> None:
-        """The new rows, in three flushes: each stage needs the ids of the one before."""
+        """The new rows, in stages: each needs the ids of the one before."""
         session = self.tx.session
-        if senders.pending_customers:
-            session.add_all(senders.pending_customers)
-            await session.flush()
-        session.add_all(
-            Identity(customer_id=c.id, kind=r.kind, value=r.value, verified=r.verified)
-            for c, r in senders.pending_identities
+        # New customers and identities in one INSERT each, as the messages below.
+        pending = senders.pending_customers
+        stored = await insert_in_order(
+            session, Customer, Customer, [{"name": c.name} for c in pending], key=_id
         )
+        for new, row in zip(pending, stored, strict=True):
+            new.id = row.id  # the batch refers to its customers by these objects
+        if senders.pending_identities:
+            await session.execute(
+                insert(Identity),
+                [
+                    {"customer_id": c.id, "kind": r.kind, "value": r.value, "verified": r.verified}
+                    for c, r in senders.pending_identities
+                ],
+            )
         for conv in {
             id(s.conversation): s.conversation for s in placed if s.opens_conversation
         }.values():
@@ -344,7 +356,7 @@ class _Batch:
                 }
                 for spot in placed
             ],
-            key=lambda message: message.id,
+            key=_id,
         )
         for spot, message in zip(placed, messages, strict=True):
             spot.message = message
