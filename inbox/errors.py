@@ -44,3 +44,10 @@ class Conflict(InboxError):
 
 class PayloadTooLarge(InboxError):
     status_code = 413
+
+
+class StaleInbox(InboxError):
+    """A webhook was checked against inbox settings that changed before it was
+    stored; checked again, it may pass or be refused."""
+
+    status_code = 503

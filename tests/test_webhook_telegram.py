@@ -146,3 +146,48 @@ async def test_an_inbox_of_another_kind_is_404(
         assert response.status_code == 404
         assert response.json()["error"]["message"] == "no Telegram inbox with this id"
     assert await stored(rt) == []
+
+
+async def _change_inbox(rt: Runtime, inbox_id: int, **values: object) -> None:
+    # As an admin (or another server process) would: the row alone changes.
+    async with rt.write_sessions() as session, session.begin():
+        inbox = await session.get(Inbox, inbox_id)
+        assert inbox is not None
+        for name, value in values.items():
+            setattr(inbox, name, value)
+
+
+async def test_a_deactivated_inbox_refuses_the_next_delivery_at_once(
+    client: httpx.AsyncClient, rt: Runtime, telegram_inbox: Inbox
+) -> None:
+    first = json.loads(fixture("telegram", "text_message.json"))
+    assert (await deliver(client, telegram_inbox.id, json.dumps(first).encode())).status_code == 200
+    await _change_inbox(rt, telegram_inbox.id, is_active=False)
+    later = {**first, "update_id": first["update_id"] + 1}
+    later["message"] = {**first["message"], "message_id": first["message"]["message_id"] + 1}
+    response = await deliver(client, telegram_inbox.id, json.dumps(later).encode())
+    assert response.status_code == 404
+    assert await count(rt, Message) == 1
+
+
+async def test_a_rotated_secret_token_takes_effect_at_once(
+    client: httpx.AsyncClient, rt: Runtime, telegram_inbox: Inbox
+) -> None:
+    first = json.loads(fixture("telegram", "text_message.json"))
+    assert (await deliver(client, telegram_inbox.id, json.dumps(first).encode())).status_code == 200
+    rotated = "tg-rotated_7Kp2"
+    await _change_inbox(
+        rt,
+        telegram_inbox.id,
+        secrets={"bot_token": "7000000001:AAH-test-token", "secret_token": rotated},
+    )
+    later = {**first, "update_id": first["update_id"] + 1}
+    later["message"] = {**first["message"], "message_id": first["message"]["message_id"] + 1}
+    body = json.dumps(later).encode()
+    old = await deliver(client, telegram_inbox.id, body)
+    assert old.status_code == 401
+    assert await count(rt, Message) == 1
+    new = await deliver(client, telegram_inbox.id, body, token=rotated)
+    assert new.status_code == 200, new.text
+    assert new.json()["stored"] == 1
+    assert await count(rt, Message) == 2

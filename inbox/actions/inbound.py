@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.access import inbox_audience
-from inbox.channels.base import InboundEmail, InboundMessage
-from inbox.errors import BadRequest, NotFound
+from inbox.channels.base import InboundEmail, InboundMessage, inbox_state
+from inbox.errors import BadRequest, NotFound, StaleInbox
 from inbox.events import Audience, ConversationCreated, ConversationStatusChanged, MessageCreated
 from inbox.models import (
     Attachment,
@@ -46,7 +46,7 @@ from .email_threads import Threads
 from .media import media_rows
 from .messages import message_time
 from .outbound_mail import mark_email_bounced
-from .transaction import LockSpace, Transaction, lock_keys, transaction
+from .transaction import LockSpace, Transaction, insert_in_order, lock_keys, transaction
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,11 @@ async def do_receive_messages(rt: Runtime, inbounds: Sequence[InboundMessage]) -
         # A batch of redeliveries writes nothing: the transaction commits empty.
         received = await _Batch(tx).store(inbounds)
         # An email that opened a conversation may be acknowledged, in this transaction.
-        await acknowledge_new_emails(tx, rt, [r.message for r in received if r.created])
+        await acknowledge_new_emails(
+            tx,
+            rt,
+            [r.message for i, r in zip(inbounds, received, strict=True) if r.created and i.email],
+        )
         return received
 
 
@@ -96,16 +100,15 @@ _EXISTING = select(Message).where(
     Message.inbox_id == bindparam("inbox_id"),
     Message.external_id.in_(bindparam("external_ids", expanding=True)),
 )
-# The customer's open (or pending) conversation in this inbox, newest first.
-_OPEN_CONVERSATION = (
+# The customers' open (or pending) conversations in these inboxes, newest first.
+_OPEN_CONVERSATIONS = (
     select(Conversation)
     .where(
-        Conversation.customer_id == bindparam("customer_id"),
-        Conversation.inbox_id == bindparam("inbox_id"),
+        Conversation.customer_id.in_(bindparam("customer_ids", expanding=True)),
+        Conversation.inbox_id.in_(bindparam("inbox_ids", expanding=True)),
         Conversation.status != Status.RESOLVED,
     )
     .order_by(Conversation.last_activity_at.desc())
-    .limit(1)
 )
 
 
@@ -113,6 +116,18 @@ async def _find_existing(session: AsyncSession, inbound: InboundMessage) -> Mess
     return await session.scalar(
         _EXISTING, {"inbox_id": inbound.inbox_id, "external_ids": [inbound.external_id]}
     )
+
+
+def _check_unchanged(inbox: Inbox, inbounds: Sequence[InboundMessage]) -> None:
+    """Webhooks may check a delivery against the inbox as remembered: the inbox
+    as stored now must be that one, or the delivery is checked again."""
+    checked = {i.checked_against for i in inbounds if i.checked_against is not None}
+    if checked and checked != {inbox_state(inbox.channel.value, inbox.is_active, inbox.secrets)}:
+        raise StaleInbox("the inbox changed while the webhook was checked; retry")
+
+
+def _id(row: Customer | Message) -> int:
+    return row.id
 
 
 def _text(value: str) -> str:
@@ -167,13 +182,17 @@ class _Batch:
     _opened: dict[tuple[int, int], Conversation] = field(default_factory=dict)
     # The customers new conversations of this batch belong to.
     _owners: dict[int, Customer] = field(default_factory=dict)
+    # Chat: stored customers' open conversations, by (customer id, inbox id).
+    _open: dict[tuple[int, int], Conversation] = field(default_factory=dict)
 
     async def store(self, inbounds: Sequence[InboundMessage]) -> list[Received]:
         session = self.tx.session
         await self._lock_first_contacts(inbounds)
         for inbox_id in dict.fromkeys(i.inbox_id for i in inbounds):
-            if await session.get(Inbox, inbox_id) is None:
+            inbox = await session.get(Inbox, inbox_id)
+            if inbox is None:
                 raise NotFound("inbox not found")
+            _check_unchanged(inbox, [i for i in inbounds if i.inbox_id == inbox_id])
         stored = await self._stored(inbounds)
         threads = {
             inbox_id: await Threads.load(
@@ -182,6 +201,7 @@ class _Batch:
             for inbox_id in dict.fromkeys(i.inbox_id for i in inbounds if i.email)
         }
         senders = await SenderResolver.load(session, [r for i in inbounds for r in i.identities])
+        await self._load_open_conversations(inbounds, senders)
         outcomes: list[tuple[Message | _Placed, bool]] = []
         placed: dict[tuple[int, str], _Placed] = {}
         for inbound in inbounds:
@@ -239,7 +259,7 @@ class _Batch:
                 inbound.identities, _text(inbound.sender_name).strip()[:200]
             )
             if inbound.email is None:
-                conv = await self._open_conversation(customer, inbound.inbox_id)
+                conv = self._open_conversation(customer, inbound.inbox_id)
         # The channel's own timestamp orders the timeline, so backfilled history
         # lands where it happened rather than at import time.
         now = message_time(inbound.received_at)
@@ -271,47 +291,75 @@ class _Batch:
             threads.add(inbound.external_id, conv)
         return spot
 
-    async def _open_conversation(self, customer: Customer, inbox_id: int) -> Conversation | None:
+    async def _load_open_conversations(
+        self, inbounds: Sequence[InboundMessage], senders: SenderResolver
+    ) -> None:
+        """Chat: every open conversation the batch's senders may join, in one query."""
+        inbox_ids = sorted({i.inbox_id for i in inbounds if i.email is None})
+        customer_ids = sorted(senders.known_customer_ids)
+        if not inbox_ids or not customer_ids:
+            return
+        rows = await self.tx.session.scalars(
+            _OPEN_CONVERSATIONS, {"customer_ids": customer_ids, "inbox_ids": inbox_ids}
+        )
+        for conv in rows:  # newest first: the first of each customer's is theirs
+            self._open.setdefault((conv.customer_id, conv.inbox_id), conv)
+
+    def _open_conversation(self, customer: Customer, inbox_id: int) -> Conversation | None:
         """Chat: the customer's open conversation in this inbox (made earlier in the batch, or
         stored)."""
         opened = self._opened.get((id(customer), inbox_id))
         if opened is not None or customer.id is None:
             return opened
-        return await self.tx.session.scalar(
-            _OPEN_CONVERSATION, {"customer_id": customer.id, "inbox_id": inbox_id}
-        )
+        return self._open.get((customer.id, inbox_id))
 
     async def _write(self, placed: list[_Placed], senders: SenderResolver) -> None:
-        """The new rows, in three flushes: each stage needs the ids of the one before."""
+        """The new rows, in stages: each needs the ids of the one before."""
         session = self.tx.session
-        if senders.pending_customers:
-            session.add_all(senders.pending_customers)
-            await session.flush()
-        session.add_all(
-            Identity(customer_id=c.id, kind=r.kind, value=r.value, verified=r.verified)
-            for c, r in senders.pending_identities
+        # New customers and identities in one INSERT each, as the messages below.
+        pending = senders.pending_customers
+        stored = await insert_in_order(
+            session, Customer, Customer, [{"name": c.name} for c in pending], key=_id
         )
+        for new, row in zip(pending, stored, strict=True):
+            new.id = row.id  # the batch refers to its customers by these objects
+        if senders.pending_identities:
+            await session.execute(
+                insert(Identity),
+                [
+                    {"customer_id": c.id, "kind": r.kind, "value": r.value, "verified": r.verified}
+                    for c, r in senders.pending_identities
+                ],
+            )
         for conv in {
             id(s.conversation): s.conversation for s in placed if s.opens_conversation
         }.values():
             conv.customer_id = self._owners[id(conv)].id
             session.add(conv)
         await session.flush()
-        for spot in placed:
-            inbound = spot.inbound
-            spot.message = Message(
-                conversation_id=spot.conversation.id,
-                customer_id=spot.customer_id,
-                inbox_id=inbound.inbox_id,
-                direction=Direction.INBOUND,
-                text=_text(inbound.text),
-                html=clean_html(inbound.html) if inbound.html else None,
-                external_id=inbound.external_id,
-                created_at=message_time(inbound.received_at),
-                received_at=inbound.received_at,
-            )
-        session.add_all(s.message for s in placed)
-        await session.flush()
+        # One INSERT for the lot: flushed, the ORM would send one per message.
+        messages = await insert_in_order(
+            session,
+            Message,
+            Message,
+            [
+                {
+                    "conversation_id": spot.conversation.id,
+                    "customer_id": spot.customer_id,
+                    "inbox_id": spot.inbound.inbox_id,
+                    "direction": Direction.INBOUND,
+                    "text": _text(spot.inbound.text),
+                    "html": clean_html(spot.inbound.html) if spot.inbound.html else None,
+                    "external_id": spot.inbound.external_id,
+                    "created_at": message_time(spot.inbound.received_at),
+                    "received_at": spot.inbound.received_at,
+                }
+                for spot in placed
+            ],
+            key=_id,
+        )
+        for spot, message in zip(placed, messages, strict=True):
+            spot.message = message
         for spot in placed:
             message = spot.stored
             session.add_all(

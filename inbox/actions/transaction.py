@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from enum import IntEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.events import Audience, EventBase, Published
 from inbox.models import Agent, AuditEntry, OutboxEvent
+from inbox.models.base import utcnow
 from inbox.runtime import Runtime
+
+# The tables, not the mapped classes: plain Core INSERTs, no ORM bulk path.
+_AUDIT = cast(Table, AuditEntry.__table__)
+_OUTBOX = cast(Table, OutboxEvent.__table__)
 
 # Any fixed key works; it only has to be the same for every writer.
 _OUTBOX_LOCK_KEY = 0x1B0C5E9
@@ -43,10 +48,35 @@ async def lock_keys(session: AsyncSession, space: LockSpace, keys: Iterable[str]
     )
 
 
+async def insert_in_order(
+    session: AsyncSession,
+    target: Table | type[Any],
+    returning: Any,
+    rows: list[dict[str, Any]],
+    *,
+    key: Callable[[Any], int],
+) -> list[Any]:
+    """Insert `rows` in one multi-row INSERT; `returning` of each, in `rows`' order.
+
+    `key` gives a returned item's new primary key. On SQLite, SQLAlchemy keeps
+    the order only by sending one INSERT per row, so instead the rows go in
+    one INSERT, which numbers them in VALUES order (the only writer, keys
+    counting up); only RETURNING's order is unspecified, so it is sorted.
+    """
+    if not rows:
+        return []
+    statement = insert(target)
+    if session.get_bind().dialect.name == "postgresql":
+        ordered = statement.returning(returning, sort_by_parameter_order=True)
+        return list(await session.scalars(ordered, rows))
+    return sorted(await session.scalars(statement.returning(returning), rows), key=key)
+
+
 class Transaction:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._pending: list[tuple[EventBase, Audience]] = []
+        self._audits: list[dict[str, Any]] = []
         self.published: list[Published] = []
 
     def emit(self, event: EventBase, audience: Audience) -> None:
@@ -61,39 +91,50 @@ class Transaction:
         target_id: int | None,
         **data: Any,
     ) -> None:
-        self.session.add(
-            AuditEntry(
-                actor_agent_id=actor.id if actor else None,
-                action=action,
-                target_type=target_type,
-                target_id=target_id,
-                data=data,
-            )
+        # Written with the outbox, in one multi-row INSERT: nothing reads an
+        # action's own audit back, and ORM objects cost more than the rows.
+        self._audits.append(
+            {
+                "actor_agent_id": actor.id if actor else None,
+                "action": action,
+                "target_type": target_type,
+                "target_id": target_id,
+                "data": data,
+                "created_at": utcnow(),
+            }
         )
 
+    async def _write_log(self) -> None:
+        """The audit entries and the outbox, at the end of the transaction."""
+        if self._audits:
+            await self.session.execute(insert(_AUDIT), self._audits)
+            self._audits = []
+        if self._pending:
+            await self._write_outbox()
+
     async def _write_outbox(self) -> None:
-        if not self._pending:
-            return
-        if self.session.get_bind().dialect.name == "postgresql":
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        if postgres:
             # Serialise outbox writers for the rest of this transaction, so
             # sequence numbers become visible in order: a reader resuming at
             # seq N can never later find a committed event below N.
             await self.session.execute(
                 text("SELECT pg_advisory_xact_lock(:k)"), {"k": _OUTBOX_LOCK_KEY}
             )
+        now = utcnow()
         rows = [
-            OutboxEvent(
-                type=event.type,
-                payload=event.model_dump(mode="json"),
-                audience=audience.to_json(),
-            )
+            {
+                "type": event.type,
+                "payload": event.model_dump(mode="json"),
+                "audience": audience.to_json(),
+                "created_at": now,
+            }
             for event, audience in self._pending
         ]
-        self.session.add_all(rows)
-        await self.session.flush()
+        seqs = await insert_in_order(self.session, _OUTBOX, _OUTBOX.c.seq, rows, key=int)
         self.published = [
-            Published(row.seq, event, audience)
-            for row, (event, audience) in zip(rows, self._pending, strict=True)
+            Published(seq, event, audience)
+            for seq, (event, audience) in zip(seqs, self._pending, strict=True)
         ]
 
 
@@ -106,6 +147,6 @@ async def transaction(rt: Runtime) -> AsyncIterator[Transaction]:
     async with rt.write_sessions() as session, session.begin():
         tx = Transaction(session)
         yield tx
-        await tx._write_outbox()
+        await tx._write_log()
     for published in tx.published:
         await rt.hub.publish(published)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,6 +77,15 @@ class InboundMessage:
     media: tuple[InboundMedia, ...] = field(default=())
     # Set by the email connector only.
     email: InboundEmail | None = None
+    # A webhook's: the inbox's `inbox_state` its request was checked against.
+    # Ingest refuses the message (StaleInbox) when the inbox it reads differs.
+    checked_against: str | None = None
+
+
+def inbox_state(channel: str, is_active: bool, secrets: Mapping[str, Any]) -> str:
+    """A digest of what a webhook's checks depend on (never the secrets themselves)."""
+    settings = json.dumps([channel, is_active, secrets], sort_keys=True, default=str)
+    return hashlib.sha256(settings.encode()).hexdigest()
 
 
 class Connector(Protocol):

@@ -13,8 +13,9 @@ middleware exempts `/webhooks/`. Nothing from a payload is logged beyond ids.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,11 +27,11 @@ from inbox.actions.delivery_status import do_apply_receipts
 from inbox.actions.inbound import Received
 from inbox.api import bodies
 from inbox.channels import webhook_batch
-from inbox.channels.base import InboundMessage
+from inbox.channels.base import InboundMessage, inbox_state
 from inbox.channels.fields import InvalidField
 from inbox.channels.ingest import ingest
 from inbox.channels.receipts import Receipts
-from inbox.errors import InboxError, NotFound
+from inbox.errors import InboxError, NotAuthenticated, NotFound, StaleInbox
 from inbox.models import ChannelKind, Inbox
 from inbox.runtime import Runtime
 from inbox.views.requests import runtime
@@ -75,7 +76,12 @@ def endpoint(handler: Handler) -> Handler:
 
     async def route(request: Request) -> Response:
         try:
-            return await handler(request)
+            try:
+                return await handler(request)
+            except (StaleInbox, NotAuthenticated):
+                if not _forget(request):  # checked against the stored inbox: that stands
+                    raise
+                return await handler(request)  # checked again, against the stored inbox
         except InboxError as exc:
             return error(exc.status_code, exc.message, **exc.details)
         except ValidationError as exc:
@@ -104,13 +110,65 @@ def inbox_id(raw: object, label: str) -> int:
 
 
 @dataclass(frozen=True)
+class WebhookInbox:
+    """What a webhook's checks need of its inbox."""
+
+    id: int
+    secrets: dict[str, str]
+    # inbox_state() of the row these were read from.
+    state: str
+
+
+@dataclass(frozen=True)
 class Delivery:
     """A webhook request whose inbox was found: not yet authenticated."""
 
     rt: Runtime
-    inbox: Inbox
-    secrets: dict[str, str]
+    inbox: WebhookInbox
     raw: bytes
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        return self.inbox.secrets
+
+    async def store(self, inbound: InboundMessage) -> Received:
+        """`ingest_one`, refused (StaleInbox) if the inbox changed since it was checked."""
+        return await ingest_one(self.rt, replace(inbound, checked_against=self.inbox.state))
+
+    async def store_all(self, inbounds: Sequence[InboundMessage]) -> list[Received]:
+        """`ingest_all`, each refused (StaleInbox) if the inbox changed since it was checked."""
+        return await ingest_all(
+            self.rt, [replace(i, checked_against=self.inbox.state) for i in inbounds]
+        )
+
+
+# Checked inboxes, per runtime (by id; the weak reference tells a reused id
+# apart), so a delivery reads no inbox of its own. Ingest compares each
+# message's `checked_against` with the inbox it reads in its transaction, so
+# a deactivated inbox or changed secret refuses what was checked against the
+# old one; a refusal based on a remembered inbox is checked again (`_forget`).
+_Key = tuple[int, ChannelKind, tuple[str, ...]]
+_checked: dict[int, tuple[weakref.ref[Runtime], dict[_Key, WebhookInbox]]] = {}
+_REMEMBERED = "webhook_inbox_remembered"
+_RAW = "webhook_raw"
+
+
+def _remembered(rt: Runtime) -> dict[_Key, WebhookInbox]:
+    entry = _checked.get(id(rt))
+    if entry is None or entry[0]() is not rt:
+        entry = (weakref.ref(rt), {})
+        _checked[id(rt)] = entry
+    return entry[1]
+
+
+def _forget(request: Request) -> bool:
+    """Drop the remembered inbox this request was checked against; False if it
+    was read from the database (there is nothing to check again)."""
+    key: _Key | None = request.scope.get("state", {}).pop(_REMEMBERED, None)
+    if key is None:
+        return False
+    _remembered(runtime(request)).pop(key, None)
+    return True
 
 
 async def delivery(
@@ -118,19 +176,34 @@ async def delivery(
 ) -> Delivery:
     """The inbox (404 first, before reading a byte), its secrets, then the raw body (413)."""
     rt = runtime(request)
-    inbox, secrets = await channel_inbox(rt, request, kind, label, required)
-    return Delivery(rt, inbox, secrets, await read_body(request))
+    inbox = await channel_inbox(rt, request, kind, label, required, remember=True)
+    state = request.scope.setdefault("state", {})
+    if _RAW not in state:  # checked again (`_forget`): the body was read the first time
+        state[_RAW] = await read_body(request)
+    return Delivery(rt, inbox, state[_RAW])
 
 
 async def channel_inbox(
-    rt: Runtime, request: Request, kind: ChannelKind, label: str, required: Sequence[str]
-) -> tuple[Inbox, dict[str, str]]:
+    rt: Runtime,
+    request: Request,
+    kind: ChannelKind,
+    label: str,
+    required: Sequence[str],
+    *,
+    remember: bool = False,
+) -> WebhookInbox:
     """The active inbox of `kind` named by the path, and its `required` secrets.
 
     An inbox that can't take this webhook (another channel, inactive, not set
-    up) answers exactly like one that doesn't exist.
+    up) answers exactly like one that doesn't exist. With `remember`, as
+    checked before if it was (for deliveries: ingest checks it again).
     """
     wanted = inbox_id(request.path_params.get("inbox_id"), label)
+    key: _Key = (wanted, kind, tuple(required))
+    remembered = _remembered(rt)
+    if remember and key in remembered:
+        request.scope.setdefault("state", {})[_REMEMBERED] = key
+        return remembered[key]
     async with rt.read_sessions() as session:
         inbox = await session.get(Inbox, wanted)
     if inbox is None or inbox.channel is not kind or not inbox.is_active:
@@ -142,7 +215,12 @@ async def channel_inbox(
             log.warning("%s inbox %s has no %s; refusing its webhook", label, wanted, name)
             raise not_found(label)
         secrets[name] = value
-    return inbox, secrets
+    checked = WebhookInbox(
+        wanted, secrets, inbox_state(inbox.channel.value, inbox.is_active, inbox.secrets)
+    )
+    if remember:
+        remembered[key] = checked
+    return checked
 
 
 def schema_error(exc: ValidationError) -> JSONResponse:

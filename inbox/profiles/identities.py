@@ -83,7 +83,7 @@ async def identity_holders(session: AsyncSession, refs: Sequence[IdentityRef]) -
 class SenderResolver:
     """Resolves the senders of a batch of inbound messages to customers, in order.
 
-    Everything is read up front in two queries (who holds the identities, and
+    Everything is read up front in one query (who holds the identities, and
     those customers); a sender met earlier in the same batch resolves to the
     customer made or found for it then, so a batch never makes two customers
     for one person. New customers and identities are not added to the session
@@ -102,13 +102,23 @@ class SenderResolver:
 
     @classmethod
     async def load(cls, session: AsyncSession, refs: Sequence[IdentityRef]) -> SenderResolver:
-        """Read who holds `refs`, and those customers."""
-        holders = await identity_holders(session, list(dict.fromkeys(refs)))
+        """Read who holds `refs`, and those customers, in one query."""
+        unique = list(dict.fromkeys(refs))
+        holders: Holders = {}
         customers: dict[int, Customer] = {}
-        if holders:
-            rows = await session.scalars(_CUSTOMERS, {"ids": sorted(set(holders.values()))})
-            customers = {c.id: c for c in rows}
+        if unique:
+            rows = await session.execute(
+                _HOLDING_CUSTOMERS, {"refs": [(r.kind, r.value) for r in unique]}
+            )
+            for kind, value, customer in rows:
+                holders[(kind, value)] = customer.id
+                customers[customer.id] = customer
         return cls(holders, customers)
+
+    @property
+    def known_customer_ids(self) -> set[int]:
+        """The stored customers these senders may resolve to."""
+        return {c.id for c in self._holders.values() if c.id is not None}
 
     def customer(self, refs: Sequence[IdentityRef], name: str) -> Customer:
         """The customer of the first identity (in resolution order) anybody holds, or a
@@ -129,7 +139,12 @@ class SenderResolver:
         return customer
 
 
-_CUSTOMERS = select(Customer).where(Customer.id.in_(bindparam("ids", expanding=True)))
+# Who holds the identities and those customers, in one statement (ingest runs it per batch).
+_HOLDING_CUSTOMERS = (
+    select(Identity.kind, Identity.value, Customer)
+    .join(Customer, Customer.id == Identity.customer_id)
+    .where(tuple_(Identity.kind, Identity.value).in_(bindparam("refs", expanding=True)))
+)
 
 
 async def attach_free_identities(

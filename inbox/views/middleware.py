@@ -59,7 +59,12 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        state["auth_via"], state["agent"] = await resolve_agent(self.runtime, scope)
+        if scope["path"].startswith("/webhooks/"):
+            # A webhook is authenticated by its sender's signature, never as an
+            # agent: no cookie or token it carries is looked up.
+            state["auth_via"], state["agent"] = None, None
+        else:
+            state["auth_via"], state["agent"] = await resolve_agent(self.runtime, scope)
         await self.app(scope, receive, send)
 
 

@@ -40,7 +40,7 @@ async def receive(request: Request) -> Response:
         raise NotAuthenticated(problem)
     data = webhooks.parse_json(got.raw)
     inbound = to_inbound(got.inbox.id, ApiMessage.model_validate(data))
-    received = await webhooks.ingest_one(got.rt, inbound)
+    received = await got.store(inbound)
     return JSONResponse(
         {
             "message_id": received.message.id,

@@ -43,10 +43,12 @@ def _kind(request: Request) -> ChannelKind:
 @webhooks.endpoint
 async def verify(request: Request) -> Response:
     kind = _kind(request)
-    inbox, secrets = await webhooks.channel_inbox(
+    inbox = await webhooks.channel_inbox(
         runtime(request), request, kind, LABELS[kind], ("verify_token",)
     )
-    challenge = signing.verified_challenge(secrets["verify_token"], dict(request.query_params))
+    challenge = signing.verified_challenge(
+        inbox.secrets["verify_token"], dict(request.query_params)
+    )
     if challenge is None:
         log.info("%s verification for inbox %s refused", LABELS[kind], inbox.id)
         raise Forbidden("hub.mode must be subscribe and hub.verify_token the inbox's")
@@ -70,7 +72,7 @@ async def receive(request: Request) -> Response:
     else:
         inbounds = page_messages(got.inbox.id, kind, PagePayload.model_validate(data))
         receipts = page_receipts(kind, data)
-    received = await webhooks.ingest_all(got.rt, inbounds)
+    received = await got.store_all(inbounds)
     await webhooks.apply_receipts(got.rt, got.inbox.id, receipts)
     return webhooks.summary(received)
 

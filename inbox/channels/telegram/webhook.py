@@ -34,7 +34,7 @@ async def receive(request: Request) -> Response:
         raise NotAuthenticated("missing or wrong X-Telegram-Bot-Api-Secret-Token")
     update = Update.model_validate(webhooks.parse_json(got.raw))
     inbound = to_inbound(got.inbox.id, update)
-    received = [] if inbound is None else [await webhooks.ingest_one(got.rt, inbound)]
+    received = [] if inbound is None else [await got.store(inbound)]
     return webhooks.summary(received)
 
 

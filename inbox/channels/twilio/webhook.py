@@ -66,7 +66,7 @@ async def _signed(request: Request) -> webhooks.Delivery:
 async def receive(request: Request) -> Response:
     got = await _signed(request)
     sms, media = parse(_form(got.raw))
-    await webhooks.ingest_one(got.rt, to_inbound(got.inbox.id, sms, media))
+    await got.store(to_inbound(got.inbox.id, sms, media))
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
