@@ -13,9 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from inbox.models import AuditEntry, ChannelKind, Inbox, utcnow
+from inbox.models import AuditEntry, Inbox, utcnow
 from inbox.runtime import Runtime
 from tests.conftest import World, csrf_of, login
+from tests.helpers import captured_events
 from tests.provider_support import customer_writes, with_settings
 from tests.test_webhook_meta import meta_signature
 from tests.webhook_support import fixture
@@ -56,6 +57,15 @@ FORMS: dict[str, dict[str, Any]] = {
         "account_sid": "AC" + "0" * 32,
     },
     "api": {"signing_secret": SIGNING_SECRET, "outbound_webhook_url": "https://hooks.shop.test/x"},
+}
+SECRET_FIELDS = {
+    "bot_token",
+    "secret_token",
+    "app_secret",
+    "verify_token",
+    "access_token",
+    "auth_token",
+    "signing_secret",
 }
 TEMPLATE_NOTICE = "WhatsApp allows only an approved template"
 
@@ -144,17 +154,6 @@ async def test_an_admin_adds_each_kind_and_sees_its_webhook_url_but_never_its_se
     no_secret_in(
         form_page.text, page.text, listing.text, caplog.text, repr([a.data for a in audit])
     )
-
-
-SECRET_FIELDS = {
-    "bot_token",
-    "secret_token",
-    "app_secret",
-    "verify_token",
-    "access_token",
-    "auth_token",
-    "signing_secret",
-}
 
 
 async def test_the_webhook_url_is_under_the_public_url_when_one_is_set(
@@ -370,16 +369,22 @@ async def test_teams_decide_who_sees_the_inbox(
     bearer = {"Authorization": f"Bearer {world.tokens['ana']}"}
     listed = await client.get("/api/v1/inboxes", headers=bearer)
     assert inbox_id in [i["id"] for i in listed.json()["inboxes"]]
-    moved = await client.post(
-        url,
-        data={
-            "name": "Our sms",
-            "team_ids": [str(world.sales.id)],  # type: ignore[attr-defined]
-            "phone_number": "+14155550100",
-            "csrf_token": token,
-        },
-    )
+    with captured_events(rt) as events:
+        moved = await client.post(
+            url,
+            data={
+                "name": "Our sms",
+                "team_ids": [str(world.sales.id)],  # type: ignore[attr-defined]
+                "phone_number": "+14155550100",
+                "csrf_token": token,
+            },
+        )
     assert moved.status_code == 200
+    # Support, who lost it, hear of it as well as Sales, who gained it, and the admin.
+    [changed] = events
+    assert changed.event.type == "inbox.access_changed"
+    people = ("admin", "lead", "ana", "ben", "olga")
+    assert changed.audience.agent_ids == {getattr(world, who).id for who in people}
     listed = await client.get("/api/v1/inboxes", headers=bearer)
     assert inbox_id not in [i["id"] for i in listed.json()["inboxes"]]
 

@@ -17,7 +17,6 @@ from inbox.channels.messaging_settings import (
     CONFIG_FIELDS,
     INPUTS,
     MessagingInboxIn,
-    secret_names,
     stored_config,
     stored_secrets,
 )
@@ -61,9 +60,10 @@ async def do_update_messaging_inbox(
     """New settings for the inbox: its name, teams and non-secret settings as in
     `body`; of its secrets, only those named in `replaced` are overwritten."""
     check_admin(actor)
-    unknown = set(replaced) - set(secret_names(type(body)))
+    given = stored_secrets(body)
+    unknown = set(replaced) - set(given)
     if unknown:
-        raise BadRequest(f"not a secret of this inbox: {', '.join(sorted(unknown))}")
+        raise BadRequest(f"no new value given for: {', '.join(sorted(unknown))}")
     async with transaction(rt) as tx:
         inbox = await tx.session.get(Inbox, inbox_id)
         if inbox is None or inbox.channel not in INPUTS:
@@ -79,7 +79,6 @@ async def do_update_messaging_inbox(
             changed.insert(0, "name")
         inbox.name = body.name.strip()
         inbox.config = {**kept, **config}
-        given = stored_secrets(body)
         inbox.secrets = {**inbox.secrets, **{name: given[name] for name in replaced}}
         teams = await _set_teams(tx.session, inbox_id, set(body.team_ids))
         tx.audit(

@@ -58,7 +58,7 @@ async def _teams(request: Request) -> list[Team]:
         return list((await db.scalars(select(Team).order_by(Team.name))).all())
 
 
-def _page_context(request: Request, agent: Agent, kind: ChannelKind) -> dict[str, object]:
+def _page_context(agent: Agent, kind: ChannelKind) -> dict[str, object]:
     return {
         "agent": agent,
         "kind": kind.value,
@@ -84,7 +84,7 @@ async def _new_form(
         form=form,
         errors=errors,
         secrets_set={},
-        **_page_context(request, agent, kind),
+        **_page_context(agent, kind),
     )
 
 
@@ -151,7 +151,7 @@ async def _settings(
         secrets_set={
             name: bool(inbox.secrets.get(name)) for name in secret_names(model_of(inbox.channel))
         },
-        **_page_context(request, agent, inbox.channel),
+        **_page_context(agent, inbox.channel),
     )
 
 

@@ -65,7 +65,7 @@ class Submitted:
     """A posted form: the input for the model, which secrets were typed, what to show back."""
 
     given: dict[str, Any]
-    secrets_typed: set[str]
+    secrets_typed: frozenset[str]
     shown: MessagingForm
 
 
@@ -128,20 +128,20 @@ def submitted(form: FormData, channel: ChannelKind) -> Submitted:
     team_ids = form_ids(form, "team_ids")
     given: dict[str, Any] = {"name": _text(form, "name"), "team_ids": team_ids}
     shown = MessagingForm({"name": given["name"]}, set(team_ids))
-    typed: set[str] = set()
+    typed: list[str] = []
     for spec in fields_of(channel):
         value = _text(form, spec.name)
         if not value:
             continue
         given[spec.name] = value
         if spec.secret:
-            typed.add(spec.name)
+            typed.append(spec.name)
         else:
             shown.values[spec.name] = value
     if takes_templates(channel):
         shown.templates = _template_rows(form)
         given["templates"] = [_template_input(row) for row in shown.templates]
-    return Submitted(given, typed, shown)
+    return Submitted(given, frozenset(typed), shown)
 
 
 def stored_form(inbox: Inbox, team_ids: set[int]) -> MessagingForm:
