@@ -151,3 +151,25 @@ async def do_update_email_settings(
         inbox.secrets = merged_secrets(inbox.secrets, secrets)
         tx.audit(actor, "inbox.email_settings_changed", "inbox", inbox_id, passwords=changed)
     return inbox
+
+
+async def do_set_inbox_active(
+    rt: Runtime, actor: Agent | None, inbox_id: int, active: bool
+) -> Inbox:
+    """Deactivate an inbox (its webhooks answer as if it didn't exist, the worker
+    stops its connector) or bring it back; its conversations stay."""
+    check_admin(actor)
+    async with transaction(rt) as tx:
+        inbox = await tx.session.get(Inbox, inbox_id)
+        if inbox is None:
+            raise NotFound("inbox not found")
+        if inbox.is_active is active:
+            return inbox
+        inbox.is_active = active
+        action = "inbox.reactivated" if active else "inbox.deactivated"
+        tx.audit(actor, action, "inbox", inbox_id)
+        tx.emit(
+            InboxAccessChanged(inbox_id=inbox_id),
+            Audience(await inbox_audience(tx.session, inbox_id)),
+        )
+    return inbox

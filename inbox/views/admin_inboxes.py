@@ -26,6 +26,7 @@ from inbox.channels.email.settings import (
     EmailSecrets,
     email_config,
 )
+from inbox.channels.messaging_settings import INPUTS
 from inbox.errors import BadRequest, NotFound
 from inbox.models import (
     Agent,
@@ -37,6 +38,7 @@ from inbox.models import (
     utcnow,
 )
 from inbox.views.display import Moment, channel_label, moment
+from inbox.views.forms import field_errors
 from inbox.views.ids import path_id
 from inbox.views.requests import require_agent, runtime
 from inbox.views.templating import render
@@ -49,6 +51,8 @@ _NEW_FORM = {
     "max_message_mb": "25",
     "acknowledgement_text": DEFAULT_ACKNOWLEDGEMENT,
 }
+# The kinds added on their own page (views/admin_messaging.py), with their labels.
+MESSAGING_KINDS = {kind.value: channel_label(kind.value) for kind in INPUTS}
 # Form field -> where it goes in EmailConfig (and so which error belongs to it).
 _SERVER_FIELDS = ("host", "port", "security", "username")
 _INT_FIELDS = {"imap_port", "smtp_port", "max_message_mb"}
@@ -115,26 +119,17 @@ def _secrets_input(form: FormData) -> dict[str, str]:
     }
 
 
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    """pydantic's errors keyed by form field name (imap.port -> imap_port)."""
-    found: dict[str, str] = {}
-    for error in exc.errors(include_url=False, include_input=False):
-        name = "_".join(str(part) for part in error["loc"]) or "form"
-        found.setdefault(name, error["msg"].removeprefix("Value error, "))
-    return found
-
-
 def _parse(form: FormData) -> tuple[EmailConfig | None, EmailSecrets | None, dict[str, str]]:
     errors: dict[str, str] = {}
     config = secrets = None
     try:
         config = EmailConfig.model_validate(_config_input(form))
     except ValidationError as exc:
-        errors.update(_field_errors(exc))
+        errors.update(field_errors(exc))
     try:
         secrets = EmailSecrets.model_validate(_secrets_input(form))
     except ValidationError as exc:
-        errors.update(_field_errors(exc))
+        errors.update(field_errors(exc))
     return config, secrets, errors
 
 
@@ -198,6 +193,7 @@ async def _inboxes(
         teams=await _teams(request),
         form=form,
         errors=errors,
+        messaging_kinds=MESSAGING_KINDS,
     )
 
 

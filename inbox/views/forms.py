@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from inbox.errors import BadRequest
@@ -33,3 +34,17 @@ def form_int(form: FormData, name: str) -> int:
     if not 0 <= value < 2**31:  # ids and versions are 32-bit columns
         raise BadRequest(f"{name} is out of range")
     return value
+
+
+def form_ids(form: FormData, name: str) -> list[int]:
+    """Every ticked id of a group of checkboxes (what isn't a number names nothing)."""
+    return [int(v) for v in form.getlist(name) if isinstance(v, str) and v.isdigit()]
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """pydantic's errors keyed by form field name (imap.port -> imap_port)."""
+    found: dict[str, str] = {}
+    for error in exc.errors(include_url=False, include_input=False):
+        name = "_".join(str(part) for part in error["loc"]) or "form"
+        found.setdefault(name, error["msg"].removeprefix("Value error, "))
+    return found

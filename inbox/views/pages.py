@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from inbox.views import (
     admin_chat,
     admin_inboxes,
+    admin_messaging,
     admin_profile,
     admin_quarantine,
     attachments,
@@ -32,6 +33,7 @@ routes: list[BaseRoute] = [
     *board_page.routes,
     *admin_inboxes.routes,
     *admin_chat.routes,
+    *admin_messaging.routes,
     *admin_profile.routes,
     *admin_quarantine.routes,
     *message_moves.routes,
