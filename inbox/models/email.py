@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigID, utcnow
+from .outbound import QueuedSend
 
 
 class ThreadRule(enum.StrEnum):
@@ -91,24 +92,12 @@ class QuarantinedMail(Base):
     )
 
 
-class OutboundEmail(Base):
+class OutboundEmail(QueuedSend, Base):
     """The durable sending queue: one row per outbound email until it is sent."""
 
     __tablename__ = "outbound_emails"
     __table_args__ = (Index("ix_outbound_emails_due", "sent_at", "next_attempt_at"),)
 
-    message_id: Mapped[int] = mapped_column(
-        BigID, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
-    )
-    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"))
     # The composed bytes, in the blob store: a retry sends exactly the same mail.
     raw_sha256: Mapped[str] = mapped_column(String(64))
     recipients: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    sent_at: Mapped[datetime | None] = mapped_column()
-    # Out of the queue after a permanent failure or too many attempts; the
-    # message shows as failed with `last_error`, for an agent to act on.
-    gave_up_at: Mapped[datetime | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
