@@ -110,3 +110,38 @@ async def test_a_slow_subscriber_overflows_without_blocking_others(
         assert slow.queue.qsize() == 4
         # The other subscriber is unaffected up to its own bound.
         assert everyone.overflowed and everyone.queue.qsize() == 4
+
+
+async def test_a_layer_nobody_else_joined_is_not_sent_to(
+    rt: Runtime, world: World, layer: InMemoryChannelLayer
+) -> None:
+    # The embedded default: the process's own in-process layer. Its subscribers
+    # still get every event; the layer carries none (it could only echo them).
+    sent: list[dict[str, object]] = []
+    group_send = layer.group_send
+
+    async def counting(group: str, message: dict[str, object]) -> None:
+        sent.append(message)
+        await group_send(group, message)
+
+    layer.group_send = counting  # type: ignore[method-assign]
+    rt.hub = Hub(rt.read_sessions, LayerTransport(layer), poll_interval=30)
+    await rt.hub.start()
+    try:
+        with rt.hub.subscribe(world.ana.id) as sub:
+            await ingest(rt, inbound(world.email_inbox.id, email="alone@example.test"))
+            got = await drain(sub, 2)
+        assert {p.event.type for p in got} == {"conversation.created", "message.created"}
+        await asyncio.sleep(0.05)  # what the send loop would have sent by now
+        assert sent == []
+        # Once another hub joins, events go out again.
+        other = Hub(rt.read_sessions, LayerTransport(layer), poll_interval=30)
+        await other.start()
+        try:
+            with other.subscribe(world.ana.id) as theirs:
+                await ingest(rt, inbound(world.email_inbox.id, email="joined@example.test"))
+                assert len(await drain(theirs, 2)) == len(sent) == 2
+        finally:
+            await other.close()
+    finally:
+        await rt.hub.close()

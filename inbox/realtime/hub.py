@@ -188,7 +188,7 @@ class Hub:
     async def publish(self, published: Published) -> None:
         """Called by actions after commit."""
         await self._deliver_in_order(published)
-        if self._sender is not None:
+        if self._fans_out():
             try:
                 self._outgoing.put_nowait(_to_wire(published))
             except asyncio.QueueFull:
@@ -205,13 +205,18 @@ class Hub:
         self._send_presence([report])
 
     def _send_presence(self, reports: list[PresenceReport]) -> None:
-        if self._sender is None or not reports:
+        if not reports or not self._fans_out():
             return
         message = {"node": self._node, "presence": [r.model_dump(mode="json") for r in reports]}
         # Ephemeral: with the backlog full it is dropped, and the next
         # heartbeat (or the report's expiry) sets things right.
         with contextlib.suppress(asyncio.QueueFull):
             self._outgoing.put_nowait(message)
+
+    def _fans_out(self) -> bool:
+        return (
+            self._sender is not None and self._transport is not None and self._transport.has_peers()
+        )
 
     async def _heartbeat_loop(self) -> None:
         while True:

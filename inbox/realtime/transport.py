@@ -130,6 +130,19 @@ class LayerTransport:
         await self.layer.group_add(self.group, self._channel)
         self._joined = True
 
+    def has_peers(self) -> bool:
+        """Whether a send may reach another process's hub.
+
+        The embedded default's in-process layer is this process's alone: its
+        group holds only our channel (unless something in this process joined
+        it too, as tests do), so a send would only come back to us as an echo
+        the hub drops, after a deep copy and a trip through the layer. A Redis
+        layer can't tell who listens, so it always may.
+        """
+        if isinstance(self.layer, InMemoryChannelLayer):
+            return len(self.layer.groups.get(self.group, ())) > 1
+        return True
+
     async def send(self, message: dict[str, Any]) -> None:
         await self.layer.group_send(self.group, {"type": "inbox.event", **message})
 
