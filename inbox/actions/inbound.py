@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from inbox.access import inbox_audience
 from inbox.channels.base import InboundEmail, InboundMessage, inbox_state
@@ -112,6 +114,26 @@ _OPEN_CONVERSATIONS = (
 )
 
 
+# Conversations are written as table rows (see `_Batch._write_conversations`).
+_CONVERSATIONS = cast(Table, Conversation.__table__)
+_NEW_CONVERSATION_COLUMNS = (
+    "customer_id",
+    "inbox_id",
+    "subject",
+    "status",
+    "last_activity_at",
+    "last_message_preview",
+    "version",
+    "created_at",
+)
+_MOVED_COLUMNS = ("last_activity_at", "last_message_preview", "version", "status")
+_MOVE_CONVERSATION = (
+    update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.id == bindparam("b_id"))
+    .values({c: bindparam(f"b_{c}") for c in _MOVED_COLUMNS})
+)
+
+
 async def _find_existing(session: AsyncSession, inbound: InboundMessage) -> Message | None:
     return await session.scalar(
         _EXISTING, {"inbox_id": inbound.inbox_id, "external_ids": [inbound.external_id]}
@@ -184,6 +206,8 @@ class _Batch:
     _owners: dict[int, Customer] = field(default_factory=dict)
     # Chat: stored customers' open conversations, by (customer id, inbox id).
     _open: dict[tuple[int, int], Conversation] = field(default_factory=dict)
+    # Stored conversations this batch's messages move on (activity, version, status).
+    _moved: dict[int, Conversation] = field(default_factory=dict)
 
     async def store(self, inbounds: Sequence[InboundMessage]) -> list[Received]:
         session = self.tx.session
@@ -267,26 +291,33 @@ class _Batch:
         opens = conv is None
         if conv is None:
             assert customer is not None
+            # Never added to the session: `_write` inserts it (one INSERT for the batch's
+            # new conversations) and sets its id.
             conv = Conversation(
                 inbox_id=inbound.inbox_id,
                 subject=preview(inbound.subject or text, 500),
                 status=Status.OPEN,
                 last_activity_at=now,
+                last_message_preview="",
                 created_at=now,
                 version=1,
             )
             self._owners[id(conv)] = customer
             self._opened[(id(customer), inbound.inbox_id)] = conv
         spot = _Placed(inbound, conv, customer, rule, opens)
+        # Set as stored values, not as changes: `_write` writes every moved
+        # conversation in one UPDATE, so the ORM has nothing to flush for them.
         if now >= conv.last_activity_at:
-            conv.last_activity_at = now
-            conv.last_message_preview = preview(text)
-        conv.version += 1
+            set_committed_value(conv, "last_activity_at", now)
+            set_committed_value(conv, "last_message_preview", preview(text))
+        set_committed_value(conv, "version", conv.version + 1)
         if conv.status is not Status.OPEN:
             # The customer answered what we were waiting on (pending), or wrote
             # back in an email thread we had resolved: it needs an agent again.
             spot.reopened = (conv.status, conv.version)
-            conv.status = Status.OPEN
+            set_committed_value(conv, "status", Status.OPEN)
+        if not opens:
+            self._moved[id(conv)] = conv
         if threads is not None and inbound.email is not None:
             threads.add(inbound.external_id, conv)
         return spot
@@ -331,12 +362,7 @@ class _Batch:
                     for c, r in senders.pending_identities
                 ],
             )
-        for conv in {
-            id(s.conversation): s.conversation for s in placed if s.opens_conversation
-        }.values():
-            conv.customer_id = self._owners[id(conv)].id
-            session.add(conv)
-        await session.flush()
+        await self._write_conversations(placed)
         # One INSERT for the lot: flushed, the ORM would send one per message.
         messages = await insert_in_order(
             session,
@@ -376,6 +402,32 @@ class _Batch:
             session.add_all(media_rows(message, spot.inbound.media))
             if spot.inbound.email is not None and spot.rule is not None:
                 session.add(_email_details(message.id, spot.inbound.email, spot.rule))
+
+    async def _write_conversations(self, placed: list[_Placed]) -> None:
+        """The batch's new conversations in one INSERT, the stored ones it moved in one UPDATE."""
+        session = self.tx.session
+        opened = list(
+            {id(s.conversation): s.conversation for s in placed if s.opens_conversation}.values()
+        )
+        for conv in opened:
+            conv.customer_id = self._owners[id(conv)].id
+        ids = await insert_in_order(
+            session,
+            _CONVERSATIONS,
+            _CONVERSATIONS.c.id,
+            [{c: getattr(conv, c) for c in _NEW_CONVERSATION_COLUMNS} for conv in opened],
+            key=int,
+        )
+        for conv, new_id in zip(opened, ids, strict=True):
+            conv.id = new_id
+        if self._moved:
+            await session.execute(
+                _MOVE_CONVERSATION,
+                [
+                    {f"b_{c}": getattr(conv, c) for c in ("id", *_MOVED_COLUMNS)}
+                    for conv in self._moved.values()
+                ],
+            )
 
     async def _announce(self, placed: list[_Placed]) -> None:
         """Audit and events, in the batch's order, once every row has its id."""
