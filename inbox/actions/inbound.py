@@ -114,7 +114,10 @@ _OPEN_CONVERSATIONS = (
 )
 
 
-# Conversations are written as table rows (see `_Batch._write_conversations`).
+# New customers, identities and conversations go in as table rows: the ORM's
+# bulk path costs more per row than the INSERT does.
+_CUSTOMERS = cast(Table, Customer.__table__)
+_IDENTITIES = cast(Table, Identity.__table__)
 _CONVERSATIONS = cast(Table, Conversation.__table__)
 _NEW_CONVERSATION_COLUMNS = (
     "customer_id",
@@ -349,14 +352,14 @@ class _Batch:
         session = self.tx.session
         # New customers and identities in one INSERT each, as the messages below.
         pending = senders.pending_customers
-        stored = await insert_in_order(
-            session, Customer, Customer, [{"name": c.name} for c in pending], key=_id
+        ids = await insert_in_order(
+            session, _CUSTOMERS, _CUSTOMERS.c.id, [{"name": c.name} for c in pending], key=int
         )
-        for new, row in zip(pending, stored, strict=True):
-            new.id = row.id  # the batch refers to its customers by these objects
+        for new, new_id in zip(pending, ids, strict=True):
+            new.id = new_id  # the batch refers to its customers by these objects
         if senders.pending_identities:
             await session.execute(
-                insert(Identity),
+                insert(_IDENTITIES),
                 [
                     {"customer_id": c.id, "kind": r.kind, "value": r.value, "verified": r.verified}
                     for c, r in senders.pending_identities
