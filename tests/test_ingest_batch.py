@@ -149,3 +149,29 @@ async def test_a_refused_message_costs_only_itself(rt: Runtime, world: World) ->
     assert "sender's identity" in results[1].message
     assert [isinstance(r, InboxError) for r in results] == [False, True, False]
     assert await count(rt, Message) == 2
+
+
+async def test_what_a_batch_returns_is_what_it_stored(rt: Runtime, world: World) -> None:
+    # Rows go in as plain INSERTs and UPDATEs; what callers get back must still
+    # be the stored message, whole, and the conversation as stored.
+    inbox_id = world.email_inbox.id  # type: ignore[attr-defined]
+    first = email(inbox_id, "<whole-1@example.test>", subject="Refund")
+    reply = email(
+        inbox_id, "<whole-2@example.test>", in_reply_to=("<whole-1@example.test>",), minutes=5
+    )
+    results = await ingest_batch(rt, [first, reply])
+    returned = [r.message for r in results if not isinstance(r, InboxError)]
+    assert len(returned) == 2
+    columns = [c.key for c in Message.__table__.columns]
+    async with rt.read_sessions() as db:
+        for message in returned:
+            stored = await db.get_one(Message, message.id)
+            assert {c: getattr(message, c) for c in columns} == {
+                c: getattr(stored, c) for c in columns
+            }
+        conv = await db.get_one(Conversation, returned[0].conversation_id)
+    assert returned[1].conversation_id == conv.id
+    assert conv.subject == "Refund"
+    assert conv.last_activity_at == returned[1].created_at
+    assert conv.last_message_preview == returned[1].text[:200]
+    assert (conv.status.value, conv.version) == ("open", 3)  # opened, then one reply
