@@ -175,3 +175,18 @@ async def test_what_a_batch_returns_is_what_it_stored(rt: Runtime, world: World)
     assert conv.last_activity_at == returned[1].created_at
     assert conv.last_message_preview == returned[1].text[:200]
     assert (conv.status.value, conv.version) == ("open", 3)  # opened, then one reply
+
+
+async def test_a_sender_is_matched_on_kind_and_value_together(rt: Runtime, world: World) -> None:
+    # Identities are looked up by kind and by value; a value held under another
+    # kind (a visitor id that happens to equal someone's phone) matches nobody.
+    chat = world.chat_inbox.id  # type: ignore[attr-defined]
+    batches = [
+        [inbound(chat, chat_id="+14155550100", name="Visitor")],
+        [inbound(chat, phone="+14155550100", chat_id="visitor-9", name="Phone owner")],
+        [inbound(chat, chat_id="+14155550100", text="Me again")],
+    ]
+    results = [r for batch in batches for r in await ingest_batch(rt, batch)]
+    customers = [r.message.customer_id for r in results if not isinstance(r, InboxError)]
+    assert customers[0] == customers[2] != customers[1]
+    assert await count(rt, Customer) == 2

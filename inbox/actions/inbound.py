@@ -102,12 +102,14 @@ _EXISTING = select(Message).where(
     Message.inbox_id == bindparam("inbox_id"),
     Message.external_id.in_(bindparam("external_ids", expanding=True)),
 )
-# The customers' open (or pending) conversations in these inboxes, newest first.
+# The customers' open (or pending) conversations, newest first. Not narrowed
+# to the batch's inboxes here (the caller does that): with a term on inbox_id,
+# SQLite (which has no statistics for its planner) walks the inbox's index,
+# every conversation the inbox ever had, instead of the customers'.
 _OPEN_CONVERSATIONS = (
     select(Conversation)
     .where(
         Conversation.customer_id.in_(bindparam("customer_ids", expanding=True)),
-        Conversation.inbox_id.in_(bindparam("inbox_ids", expanding=True)),
         Conversation.status != Status.RESOLVED,
     )
     .order_by(Conversation.last_activity_at.desc())
@@ -329,15 +331,14 @@ class _Batch:
         self, inbounds: Sequence[InboundMessage], senders: SenderResolver
     ) -> None:
         """Chat: every open conversation the batch's senders may join, in one query."""
-        inbox_ids = sorted({i.inbox_id for i in inbounds if i.email is None})
+        inbox_ids = {i.inbox_id for i in inbounds if i.email is None}
         customer_ids = sorted(senders.known_customer_ids)
         if not inbox_ids or not customer_ids:
             return
-        rows = await self.tx.session.scalars(
-            _OPEN_CONVERSATIONS, {"customer_ids": customer_ids, "inbox_ids": inbox_ids}
-        )
+        rows = await self.tx.session.scalars(_OPEN_CONVERSATIONS, {"customer_ids": customer_ids})
         for conv in rows:  # newest first: the first of each customer's is theirs
-            self._open.setdefault((conv.customer_id, conv.inbox_id), conv)
+            if conv.inbox_id in inbox_ids:
+                self._open.setdefault((conv.customer_id, conv.inbox_id), conv)
 
     def _open_conversation(self, customer: Customer, inbox_id: int) -> Conversation | None:
         """Chat: the customer's open conversation in this inbox (made earlier in the batch, or

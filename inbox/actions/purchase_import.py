@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from inbox.access import visible_inbox_ids
 from inbox.models import Agent, Conversation, Customer, Purchase, utcnow
@@ -87,12 +87,19 @@ async def do_import_purchases(
         wanted = {(customers[r.who], r.purchase.reference) for r in rows if r.who in customers}
         existing: dict[tuple[int, str], Purchase] = {}
         if wanted:
+            # Two plain INs, not a row-value IN, which SQLite answers by reading
+            # every purchase; the pairs not wanted are dropped here.
             found = await tx.session.scalars(
                 select(Purchase).where(
-                    tuple_(Purchase.customer_id, Purchase.reference).in_(sorted(wanted))
+                    Purchase.customer_id.in_(sorted({c for c, _ in wanted})),
+                    Purchase.reference.in_(sorted({r for _, r in wanted})),
                 )
             )
-            existing = {(p.customer_id, p.reference): p for p in found}
+            existing = {
+                (p.customer_id, p.reference): p
+                for p in found
+                if (p.customer_id, p.reference) in wanted
+            }
         touched: set[int] = set()
         for row in rows:
             customer_id = customers.get(row.who)

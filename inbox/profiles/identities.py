@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.errors import BadRequest
@@ -65,19 +65,38 @@ def ref(kind: IdentityKind | str, value: str, verified: bool = False) -> Identit
 
 Holders = dict[tuple[IdentityKind, str], int]
 
-# Built once (every inbound message runs it): a row-value IN, which both
-# SQLite and PostgreSQL take.
-_HOLDERS = select(Identity.kind, Identity.value, Identity.customer_id).where(
-    tuple_(Identity.kind, Identity.value).in_(bindparam("refs", expanding=True))
+# The identities among `kinds` x `values`: two plain INs, not a row-value IN,
+# which SQLite (3.40) answers by reading the whole table, once per inbound
+# batch. Both databases search the unique (kind, value) index for these; a
+# pair nobody asked for (a value asked for under another kind) is dropped by
+# the caller (`_asked`). Statements built once: every inbound batch runs one.
+_MATCHING_REFS = and_(
+    Identity.kind.in_(bindparam("kinds", expanding=True)),
+    Identity.value.in_(bindparam("values", expanding=True)),
 )
+_HOLDERS = select(Identity.kind, Identity.value, Identity.customer_id).where(_MATCHING_REFS)
+
+
+def _ref_params(refs: Sequence[IdentityRef]) -> dict[str, list[IdentityKind] | list[str]]:
+    return {
+        "kinds": sorted({r.kind for r in refs}),
+        "values": sorted({r.value for r in refs}),
+    }
+
+
+def _asked(refs: Sequence[IdentityRef]) -> set[tuple[IdentityKind, str]]:
+    return {(r.kind, r.value) for r in refs}
 
 
 async def identity_holders(session: AsyncSession, refs: Sequence[IdentityRef]) -> Holders:
     """Which customer holds each of these identities (those nobody holds are absent)."""
     if not refs:
         return {}
-    rows = await session.execute(_HOLDERS, {"refs": [(r.kind, r.value) for r in refs]})
-    return {(row.kind, row.value): row.customer_id for row in rows}
+    asked = _asked(refs)
+    rows = await session.execute(_HOLDERS, _ref_params(refs))
+    return {
+        (row.kind, row.value): row.customer_id for row in rows if (row.kind, row.value) in asked
+    }
 
 
 class SenderResolver:
@@ -107,10 +126,11 @@ class SenderResolver:
         holders: Holders = {}
         customers: dict[int, Customer] = {}
         if unique:
-            rows = await session.execute(
-                _HOLDING_CUSTOMERS, {"refs": [(r.kind, r.value) for r in unique]}
-            )
+            asked = _asked(unique)
+            rows = await session.execute(_HOLDING_CUSTOMERS, _ref_params(unique))
             for kind, value, customer in rows:
+                if (kind, value) not in asked:
+                    continue
                 holders[(kind, value)] = customer.id
                 customers[customer.id] = customer
         return cls(holders, customers)
@@ -143,7 +163,7 @@ class SenderResolver:
 _HOLDING_CUSTOMERS = (
     select(Identity.kind, Identity.value, Customer)
     .join(Customer, Customer.id == Identity.customer_id)
-    .where(tuple_(Identity.kind, Identity.value).in_(bindparam("refs", expanding=True)))
+    .where(_MATCHING_REFS)
 )
 
 
