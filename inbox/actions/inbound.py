@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -116,11 +116,14 @@ _OPEN_CONVERSATIONS = (
 )
 
 
-# New customers, identities and conversations go in as table rows: the ORM's
-# bulk path costs more per row than the INSERT does.
+# New customers, identities, conversations, attachments and email details go
+# in as table rows: the ORM's bulk path and unit of work cost more per row
+# than the INSERT does.
 _CUSTOMERS = cast(Table, Customer.__table__)
 _IDENTITIES = cast(Table, Identity.__table__)
 _CONVERSATIONS = cast(Table, Conversation.__table__)
+_ATTACHMENTS = cast(Table, Attachment.__table__)
+_EMAIL_DETAILS = cast(Table, EmailDetails.__table__)
 _NEW_CONVERSATION_COLUMNS = (
     "customer_id",
     "inbox_id",
@@ -162,21 +165,21 @@ def _text(value: str) -> str:
     return value.replace("\x00", "")
 
 
-def _email_details(message_id: int, email: InboundEmail, rule: ThreadRule) -> EmailDetails:
-    return EmailDetails(
-        message_id=message_id,
-        raw_sha256=email.raw_sha256,
-        raw_size=email.raw_size,
-        quoted_text=_text(email.quoted_text),
-        threaded_by=rule.value,
-        from_address=email.from_address,
-        headers={
+def _email_details(message_id: int, email: InboundEmail, rule: ThreadRule) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "raw_sha256": email.raw_sha256,
+        "raw_size": email.raw_size,
+        "quoted_text": _text(email.quoted_text),
+        "threaded_by": rule.value,
+        "from_address": email.from_address,
+        "headers": {
             "in_reply_to": list(email.in_reply_to),
             "references": list(email.references),
             **email.headers,
         },
-        auto_kind=email.auto_kind,
-    )
+        "auto_kind": email.auto_kind,
+    }
 
 
 @dataclass
@@ -390,22 +393,29 @@ class _Batch:
         )
         for spot, message in zip(placed, messages, strict=True):
             spot.message = message
+        attachments = [
+            {
+                "message_id": spot.stored.id,
+                "filename": _text(a.filename)[:255],
+                "content_type": _text(a.content_type)[:255],
+                "size": a.size,
+                "sha256": a.sha256,
+            }
+            for spot in placed
+            for a in spot.inbound.attachments
+        ]
+        if attachments:
+            await session.execute(insert(_ATTACHMENTS), attachments)
+        details = [
+            _email_details(spot.stored.id, spot.inbound.email, spot.rule)
+            for spot in placed
+            if spot.inbound.email is not None and spot.rule is not None
+        ]
+        if details:
+            await session.execute(insert(_EMAIL_DETAILS), details)
         for spot in placed:
-            message = spot.stored
-            session.add_all(
-                Attachment(
-                    message_id=message.id,
-                    filename=_text(a.filename)[:255],
-                    content_type=_text(a.content_type)[:255],
-                    size=a.size,
-                    sha256=a.sha256,
-                )
-                for a in spot.inbound.attachments
-            )
             # Files the provider holds: fetched by the worker once this commits.
-            session.add_all(media_rows(message, spot.inbound.media))
-            if spot.inbound.email is not None and spot.rule is not None:
-                session.add(_email_details(message.id, spot.inbound.email, spot.rule))
+            session.add_all(media_rows(spot.stored, spot.inbound.media))
 
     async def _write_conversations(self, placed: list[_Placed]) -> None:
         """The batch's new conversations in one INSERT, the stored ones it moved in one UPDATE."""
