@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from inbox.actions.agents import do_deactivate_agent
 from inbox.actions.conversations import do_claim_conversation, do_set_status
 from inbox.actions.customers import do_add_customer_note, do_add_purchase, do_create_customer
+from inbox.actions.inboxes import do_set_inbox_active
 from inbox.channels.base import InboundAttachment, InboundMessage
 from inbox.channels.ingest import ingest
 from inbox.config import TEMPLATES_DIR
@@ -419,6 +420,49 @@ async def test_sending_a_reply_shows_it_queued_and_claims_the_conversation(
 
     page = (await client.get("/?view=mine")).text
     assert row_ids(page) == [msg.conversation_id]
+
+
+async def test_a_deactivated_inbox_sends_no_replies_but_keeps_notes(
+    client: httpx.AsyncClient, rt: Runtime, world: Any
+) -> None:
+    msg = await inbound(
+        rt, world.chat_inbox, "off-1", (ref("live_chat", "v-off"),), "Still there?", name="Ida"
+    )
+    await do_set_inbox_active(rt, world.admin, world.chat_inbox.id, False)
+    token = await login(client, "ana@example.test")
+    url = f"/conversations/{msg.conversation_id}"
+
+    page = (await client.get(url)).text
+    notice = re.search(r'<p id="composer-inactive"[^>]*>([^<]*)</p>', page)
+    assert notice is not None and "inbox is deactivated" in notice.group(1)
+    assert re.search(r'formaction="[^"]*/replies"\s+disabled', page)
+
+    refused = await client.post(
+        f"{url}/replies",
+        data={"text": "Hello?"},
+        headers={**HTMX, "X-CSRF-Token": token},
+    )
+    assert refused.status_code == 409
+    assert "deactivated" in refused.text
+    note = await client.post(
+        f"{url}/notes",
+        data={"text": "Moved to the new number"},
+        headers={**HTMX, "X-CSRF-Token": token},
+    )
+    assert note.status_code == 200
+    async with rt.read_sessions() as db:
+        texts = (
+            await db.scalars(
+                select(Message.text).where(Message.conversation_id == msg.conversation_id)
+            )
+        ).all()
+    assert sorted(texts) == ["Moved to the new number", "Still there?"]
+
+    await do_set_inbox_active(rt, world.admin, world.chat_inbox.id, True)
+    sent = await client.post(
+        f"{url}/replies", data={"text": "Back now."}, headers={**HTMX, "X-CSRF-Token": token}
+    )
+    assert sent.status_code == 200 and "Back now." in sent.text
 
 
 async def test_posting_without_the_csrf_token_is_refused_and_stores_nothing(

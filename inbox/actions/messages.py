@@ -166,6 +166,8 @@ async def do_post_reply(
     become the message's Attachment rows, which the returned message has
     loaded, and parts of the email.
 
+    A deactivated inbox sends nothing: the reply is refused (409).
+
     Messaging channels keep their providers' windows
     (inbox/channels/reply_windows.py): a free-form reply WhatsApp would refuse
     is refused here (409, with the approved templates), and `template` sends
@@ -178,9 +180,17 @@ async def do_post_reply(
         conv = await get_visible_conversation(
             tx.session, actor, conversation_id, for_update=based_on is not None
         )
+        inbox = await tx.session.get(Inbox, conv.inbox_id)
+        assert inbox is not None  # a foreign key
+        if not inbox.is_active and at is None:
+            # An admin turned the channel off (a number handed back, a bot
+            # retired): nothing more goes out through it until it is back on.
+            raise Conflict(
+                f"the {inbox.name} inbox is deactivated, so replies can't be sent from it; "
+                "an admin can reactivate it",
+                inbox_id=inbox.id,
+            )
         if attachments:
-            inbox = await tx.session.get(Inbox, conv.inbox_id)
-            assert inbox is not None  # a foreign key
             check_reply_attachments(inbox, len(attachments), sum(a.size for a in attachments))
         if conv.assignee_id is None:
             await claim_if_unassigned(tx, actor, conv, reason="replied")

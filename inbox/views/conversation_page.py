@@ -68,6 +68,14 @@ class ConversationHeader:
     window: ReplyWindow | None = None
 
     @property
+    def inactive_notice(self) -> str:
+        """Said in place of the composer's send button when the inbox is off."""
+        return (
+            f"The {self.inbox.name} inbox is deactivated: replies can't be sent from it "
+            "until an admin reactivates it. Notes still work."
+        )
+
+    @property
     def reply_attachments(self) -> AttachmentLimits | None:
         """What the composer's replies may attach; None hides the file input."""
         return reply_attachment_limits(self.inbox)
