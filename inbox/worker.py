@@ -10,7 +10,7 @@ import signal
 
 from sqlalchemy import select
 
-from inbox.actions.housekeeping import do_prune_outbox
+from inbox.actions.housekeeping import do_prune_idle_chat_visitors, do_prune_outbox
 from inbox.channels.media_fetcher import run_media_fetcher
 from inbox.channels.registry import connector_factories
 from inbox.config import Settings
@@ -32,7 +32,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     try:
         while not stop.is_set():
             await _start_new_connectors(rt, running)
-            await _prune_outbox(rt)
+            await _housekeeping(rt)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RESCAN_SECONDS)
     finally:
@@ -60,14 +60,18 @@ async def _start_new_connectors(rt: Runtime, running: dict[int, asyncio.Task[Non
         log.info("no inbox needs a running connector; checking again in %.0fs", RESCAN_SECONDS)
 
 
-async def _prune_outbox(rt: Runtime) -> None:
-    try:
-        removed = await do_prune_outbox(rt)
-    except Exception as exc:  # housekeeping must never stop the connectors
-        log.warning("pruning the outbox failed: %s", exc)
-        return
-    if removed:
-        log.info("pruned %d events past the retention window", removed)
+async def _housekeeping(rt: Runtime) -> None:
+    for prune, what in (
+        (do_prune_outbox, "events past the retention window"),
+        (do_prune_idle_chat_visitors, "chat sessions that never wrote"),
+    ):
+        try:
+            removed = await prune(rt)
+        except Exception as exc:  # housekeeping must never stop the connectors
+            log.warning("pruning %s failed: %s", what, exc)
+            continue
+        if removed:
+            log.info("pruned %d %s", removed, what)
 
 
 def _stop_on_signals() -> asyncio.Event:
