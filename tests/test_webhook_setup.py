@@ -118,3 +118,66 @@ async def test_the_created_meta_inbox_answers_the_verification_get(
     params = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "42"}
     answer = await client.get(f"/webhooks/instagram/{inbox_id}", params=params)
     assert (answer.status_code, answer.text) == (200, "42")
+
+
+async def test_an_admin_changes_settings_and_replaces_only_the_secrets_given(
+    client: httpx.AsyncClient, rt: Runtime, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox_id = (await create(client, world, "telegram")).json()["inbox"]["id"]
+    url = f"/webhooks/telegram/{inbox_id}"
+    body = fixture("telegram", "text_message.json")
+    signed = {"X-Telegram-Bot-Api-Secret-Token": SECRET_TOKEN}
+    assert (await client.post(url, content=body, headers=signed)).status_code == 200
+
+    new_secret = "tg_rotated-secret-token"
+    changed = await client.post(
+        f"/api/v1/inboxes/telegram/{inbox_id}",
+        json={"name": "Bot desk", "team_ids": [world.support.id], "secret_token": new_secret},  # type: ignore[attr-defined]
+        headers=bearer(world, "admin"),
+    )
+    assert changed.status_code == 200, changed.text
+    answer = changed.json()
+    assert answer["inbox"]["name"] == "Bot desk"
+    assert answer["secrets_set"] == ["bot_token", "secret_token"]
+    async with rt.read_sessions() as db:
+        inbox = await db.get(Inbox, inbox_id)
+        audit = (await db.scalars(select(AuditEntry))).all()
+    assert inbox is not None
+    assert inbox.secrets == {"bot_token": BOT_TOKEN, "secret_token": new_secret}  # kept, replaced
+    for text in (changed.text, caplog.text, repr([a.data for a in audit])):
+        assert not any(secret in text for secret in (*SECRETS, new_secret))
+
+    # The old token stops working at once; the new one works.
+    assert (await client.post(url, content=body, headers=signed)).status_code == 401
+    again = await client.post(
+        url, content=body, headers={"X-Telegram-Bot-Api-Secret-Token": new_secret}
+    )
+    assert again.status_code == 200, again.text
+
+
+async def test_changing_settings_is_for_admins_and_for_that_channel_s_inbox(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    inbox_id = (await create(client, world, "telegram")).json()["inbox"]["id"]
+    body = {"name": "Renamed"}
+    for who in ("lead", "ana"):
+        refused = await client.post(
+            f"/api/v1/inboxes/telegram/{inbox_id}", json=body, headers=bearer(world, who)
+        )
+        assert refused.status_code == 403, refused.text
+        unknown = await client.post(
+            "/api/v1/inboxes/telegram/999999", json=body, headers=bearer(world, who)
+        )
+        assert unknown.status_code == 403, unknown.text
+    admin = bearer(world, "admin")
+    sms = {**body, "phone_number": "+14155550100"}
+    for path, given in (
+        (f"/api/v1/inboxes/sms/{inbox_id}", sms),
+        ("/api/v1/inboxes/telegram/999999", body),
+    ):
+        missing = await client.post(path, json=given, headers=admin)
+        assert missing.status_code == 404, missing.text
+    bad = await client.post(
+        f"/api/v1/inboxes/telegram/{inbox_id}", json={**body, "bot_token": ""}, headers=admin
+    )
+    assert bad.status_code == 422 and "bot_token" in bad.text

@@ -12,11 +12,12 @@ which are set. The inputs are shared with the admin pages
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field, create_model
 
-from inbox.actions.messaging_inboxes import do_create_messaging_inbox
+from inbox.actions.agents import check_admin
+from inbox.actions.messaging_inboxes import do_create_messaging_inbox, do_update_messaging_inbox
 from inbox.channels.messaging_settings import (
     CONFIG_FIELDS,
     INPUTS,
@@ -26,8 +27,11 @@ from inbox.channels.messaging_settings import (
     SmsInboxIn,
     TelegramInboxIn,
     WhatsAppInboxIn,
+    secret_names,
     webhook_path,
+    with_stored_secrets,
 )
+from inbox.errors import NotFound
 from inbox.models import ChannelKind, Inbox
 
 from .registry import Call, Endpoint
@@ -91,6 +95,47 @@ async def create_api_inbox(call: Call) -> MessagingInboxOut:
     return await _create(call, call.body_as(ApiInboxIn), ChannelKind.API)
 
 
+def update_input(model: type[MessagingInboxIn]) -> type[MessagingInboxIn]:
+    """`model` for a change of settings: every secret may be left out, to keep it."""
+    optional: dict[str, Any] = {}
+    for name in secret_names(model):
+        info = model.model_fields[name]
+        kept = f"{info.description or ''} Leave it out to keep the stored one.".strip()
+        annotation: Any = info.annotation
+        if info.metadata:  # the field's own limits (length, pattern) still apply
+            annotation = Annotated[annotation, *info.metadata]
+        optional[name] = (annotation | None, Field(default=None, description=kept))
+    return create_model(f"{model.__name__.removesuffix('In')}Update", __base__=model, **optional)
+
+
+UPDATES = {channel: update_input(model) for channel, model in INPUTS.items()}
+
+
+def _update(channel: ChannelKind) -> Callable[[Call], Awaitable[MessagingInboxOut]]:
+    model = UPDATES[channel]
+
+    async def update(call: Call) -> MessagingInboxOut:
+        check_admin(call.agent)  # before the lookup: others can't probe which ids exist
+        inbox_id = call.path_id("inbox")
+        body: BaseModel = call.body_as(model)
+        async with call.rt.read_sessions() as db:
+            inbox = await db.get(Inbox, inbox_id)
+        if inbox is None or inbox.channel is not channel:
+            raise NotFound(f"no {channel.value} inbox with this id")
+        given = body.model_dump(mode="json", exclude_none=True)
+        replaced = [name for name in secret_names(INPUTS[channel]) if name in given]
+        full = with_stored_secrets(channel, given, inbox.secrets)
+        return _out(await do_update_messaging_inbox(call.rt, call.agent, inbox_id, full, replaced))
+
+    update.__name__ = f"update_{channel.value}_inbox"
+    update.__doc__ = (
+        f"Change a {channel.value} inbox's settings (admins): name, teams and settings as "
+        "given (a setting left out is cleared); of its secrets, only those given are "
+        "replaced. Secrets are never returned or logged."
+    )
+    return update
+
+
 def _endpoint(
     channel: ChannelKind,
     summary: str,
@@ -123,4 +168,17 @@ ENDPOINTS = [
     ),
     _endpoint(ChannelKind.SMS, "Add a Twilio SMS inbox", create_sms_inbox, SmsInboxIn),
     _endpoint(ChannelKind.API, "Add an API channel inbox", create_api_inbox, ApiInboxIn),
+    *(
+        Endpoint(
+            "POST",
+            f"/inboxes/{channel.value}/{{id:int}}",
+            f"Change a {channel.value} inbox's settings",
+            _update(channel),
+            MessagingInboxOut,
+            tag="messaging",
+            body=UPDATES[channel],
+            errors=(403, 404),
+        )
+        for channel in INPUTS
+    ),
 ]
