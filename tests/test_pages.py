@@ -422,6 +422,11 @@ async def test_sending_a_reply_shows_it_queued_and_claims_the_conversation(
     assert row_ids(page) == [msg.conversation_id]
 
 
+async def write(client: httpx.AsyncClient, token: str, path: str, text: str) -> httpx.Response:
+    """The composer's post (a reply or a note), as htmx sends it."""
+    return await client.post(path, data={"text": text}, headers={**HTMX, "X-CSRF-Token": token})
+
+
 async def test_a_deactivated_inbox_sends_no_replies_but_keeps_notes(
     client: httpx.AsyncClient, rt: Runtime, world: Any
 ) -> None:
@@ -437,18 +442,10 @@ async def test_a_deactivated_inbox_sends_no_replies_but_keeps_notes(
     assert notice is not None and "inbox is deactivated" in notice.group(1)
     assert re.search(r'formaction="[^"]*/replies"\s+disabled', page)
 
-    refused = await client.post(
-        f"{url}/replies",
-        data={"text": "Hello?"},
-        headers={**HTMX, "X-CSRF-Token": token},
-    )
+    refused = await write(client, token, f"{url}/replies", "Hello?")
     assert refused.status_code == 409
     assert "deactivated" in refused.text
-    note = await client.post(
-        f"{url}/notes",
-        data={"text": "Moved to the new number"},
-        headers={**HTMX, "X-CSRF-Token": token},
-    )
+    note = await write(client, token, f"{url}/notes", "Moved to the new number")
     assert note.status_code == 200
     async with rt.read_sessions() as db:
         texts = (
@@ -459,9 +456,7 @@ async def test_a_deactivated_inbox_sends_no_replies_but_keeps_notes(
     assert sorted(texts) == ["Moved to the new number", "Still there?"]
 
     await do_set_inbox_active(rt, world.admin, world.chat_inbox.id, True)
-    sent = await client.post(
-        f"{url}/replies", data={"text": "Back now."}, headers={**HTMX, "X-CSRF-Token": token}
-    )
+    sent = await write(client, token, f"{url}/replies", "Back now.")
     assert sent.status_code == 200 and "Back now." in sent.text
 
 
