@@ -111,10 +111,10 @@ def update_input(model: type[MessagingInboxIn]) -> type[MessagingInboxIn]:
 UPDATES = {channel: update_input(model) for channel, model in INPUTS.items()}
 
 
-def _update(channel: ChannelKind) -> Callable[[Call], Awaitable[MessagingInboxOut]]:
+def _change(channel: ChannelKind) -> Callable[[Call], Awaitable[MessagingInboxOut]]:
     model = UPDATES[channel]
 
-    async def update(call: Call) -> MessagingInboxOut:
+    async def change(call: Call) -> MessagingInboxOut:
         check_admin(call.agent)  # before the lookup: others can't probe which ids exist
         inbox_id = call.path_id("inbox")
         body: BaseModel = call.body_as(model)
@@ -127,13 +127,13 @@ def _update(channel: ChannelKind) -> Callable[[Call], Awaitable[MessagingInboxOu
         full = with_stored_secrets(channel, given, inbox.secrets)
         return _out(await do_update_messaging_inbox(call.rt, call.agent, inbox_id, full, replaced))
 
-    update.__name__ = f"update_{channel.value}_inbox"
-    update.__doc__ = (
+    change.__name__ = f"update_{channel.value}_inbox"
+    change.__doc__ = (
         f"Change a {channel.value} inbox's settings (admins): name, teams and settings as "
         "given (a setting left out is cleared); of its secrets, only those given are "
         "replaced. Secrets are never returned or logged."
     )
-    return update
+    return change
 
 
 def _endpoint(
@@ -173,7 +173,7 @@ ENDPOINTS = [
             "POST",
             f"/inboxes/{channel.value}/{{id:int}}",
             f"Change a {channel.value} inbox's settings",
-            _update(channel),
+            _change(channel),
             MessagingInboxOut,
             tag="messaging",
             body=UPDATES[channel],
