@@ -9,31 +9,26 @@ A batch is stored set-wise, because per-message statements were most of an
 email sync's cost: everything the batch needs is read up front in a few
 queries, each message is then resolved in memory, in order (a reply to a
 message earlier in the batch joins its conversation), and the new rows go in
-a few multi-row INSERTs, one per table and stage.
+a few multi-row INSERTs, one per table and stage (inbox.actions.inbound_rows).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from inbox.access import inbox_audience
-from inbox.channels.base import InboundEmail, InboundMessage, inbox_state
+from inbox.channels.base import InboundMessage, inbox_state
 from inbox.errors import BadRequest, NotFound, StaleInbox
 from inbox.events import Audience, ConversationCreated, ConversationStatusChanged, MessageCreated
 from inbox.models import (
-    Attachment,
     Conversation,
     Customer,
-    Direction,
-    EmailDetails,
-    Identity,
     Inbox,
     Message,
     Status,
@@ -41,14 +36,14 @@ from inbox.models import (
 )
 from inbox.profiles.identities import SenderResolver
 from inbox.runtime import Runtime
-from inbox.sanitize import clean_html, preview
+from inbox.sanitize import preview
 
 from .auto_reply import acknowledge_new_emails
 from .email_threads import Threads
-from .media import media_rows
+from .inbound_rows import Placed, without_nul, write_rows
 from .messages import message_time
 from .outbound_mail import mark_email_bounced
-from .transaction import LockSpace, Transaction, insert_in_order, lock_keys, transaction
+from .transaction import LockSpace, Transaction, lock_keys, transaction
 
 
 @dataclass(frozen=True)
@@ -116,32 +111,6 @@ _OPEN_CONVERSATIONS = (
 )
 
 
-# New customers, identities, conversations, attachments and email details go
-# in as table rows: the ORM's bulk path and unit of work cost more per row
-# than the INSERT does.
-_CUSTOMERS = cast(Table, Customer.__table__)
-_IDENTITIES = cast(Table, Identity.__table__)
-_CONVERSATIONS = cast(Table, Conversation.__table__)
-_ATTACHMENTS = cast(Table, Attachment.__table__)
-_EMAIL_DETAILS = cast(Table, EmailDetails.__table__)
-_NEW_CONVERSATION_COLUMNS = (
-    "customer_id",
-    "inbox_id",
-    "subject",
-    "status",
-    "last_activity_at",
-    "last_message_preview",
-    "version",
-    "created_at",
-)
-_MOVED_COLUMNS = ("last_activity_at", "last_message_preview", "version", "status")
-_MOVE_CONVERSATION = (
-    update(_CONVERSATIONS)
-    .where(_CONVERSATIONS.c.id == bindparam("b_id"))
-    .values({c: bindparam(f"b_{c}") for c in _MOVED_COLUMNS})
-)
-
-
 async def _find_existing(session: AsyncSession, inbound: InboundMessage) -> Message | None:
     return await session.scalar(
         _EXISTING, {"inbox_id": inbound.inbox_id, "external_ids": [inbound.external_id]}
@@ -154,55 +123,6 @@ def _check_unchanged(inbox: Inbox, inbounds: Sequence[InboundMessage]) -> None:
     checked = {i.checked_against for i in inbounds if i.checked_against is not None}
     if checked and checked != {inbox_state(inbox.channel.value, inbox.is_active, inbox.secrets)}:
         raise StaleInbox("the inbox changed while the webhook was checked; retry")
-
-
-def _id(row: Customer | Message) -> int:
-    return row.id
-
-
-def _text(value: str) -> str:
-    # PostgreSQL refuses NUL in text, whatever a sender put there.
-    return value.replace("\x00", "")
-
-
-def _email_details(message_id: int, email: InboundEmail, rule: ThreadRule) -> dict[str, Any]:
-    return {
-        "message_id": message_id,
-        "raw_sha256": email.raw_sha256,
-        "raw_size": email.raw_size,
-        "quoted_text": _text(email.quoted_text),
-        "threaded_by": rule.value,
-        "from_address": email.from_address,
-        "headers": {
-            "in_reply_to": list(email.in_reply_to),
-            "references": list(email.references),
-            **email.headers,
-        },
-        "auto_kind": email.auto_kind,
-    }
-
-
-@dataclass
-class _Placed:
-    """Where one new message of a batch goes, decided before any row is written."""
-
-    inbound: InboundMessage
-    conversation: Conversation
-    customer: Customer | None  # None: the thread's customer (conversation.customer_id)
-    rule: ThreadRule | None  # email only
-    opens_conversation: bool
-    # (previous status, version) when the message reopens its conversation.
-    reopened: tuple[Status, int] | None = None
-    message: Message | None = None
-
-    @property
-    def stored(self) -> Message:
-        assert self.message is not None, "written by _Batch._write"
-        return self.message
-
-    @property
-    def customer_id(self) -> int:
-        return self.customer.id if self.customer is not None else self.conversation.customer_id
 
 
 @dataclass
@@ -234,8 +154,8 @@ class _Batch:
         }
         senders = await SenderResolver.load(session, [r for i in inbounds for r in i.identities])
         await self._load_open_conversations(inbounds, senders)
-        outcomes: list[tuple[Message | _Placed, bool]] = []
-        placed: dict[tuple[int, str], _Placed] = {}
+        outcomes: list[tuple[Message | Placed, bool]] = []
+        placed: dict[tuple[int, str], Placed] = {}
         for inbound in inbounds:
             key = (inbound.inbox_id, inbound.external_id)
             if key in stored:
@@ -245,7 +165,9 @@ class _Batch:
             else:
                 placed[key] = await self._place(inbound, threads.get(inbound.inbox_id), senders)
                 outcomes.append((placed[key], True))
-        await self._write(list(placed.values()), senders)
+        await write_rows(
+            self.tx.session, list(placed.values()), senders, self._owners, self._moved.values()
+        )
         await self._announce(list(placed.values()))
         return [
             Received(outcome if isinstance(outcome, Message) else outcome.stored, created)
@@ -275,7 +197,7 @@ class _Batch:
 
     async def _place(
         self, inbound: InboundMessage, threads: Threads | None, senders: SenderResolver
-    ) -> _Placed:
+    ) -> Placed:
         """Decide the message's conversation and customer, and update the conversation."""
         conv: Conversation | None = None
         rule: ThreadRule | None = None
@@ -288,18 +210,18 @@ class _Batch:
             customer = self._owners.get(id(conv))
         else:
             customer = senders.customer(
-                inbound.identities, _text(inbound.sender_name).strip()[:200]
+                inbound.identities, without_nul(inbound.sender_name).strip()[:200]
             )
             if inbound.email is None:
                 conv = self._open_conversation(customer, inbound.inbox_id)
         # The channel's own timestamp orders the timeline, so backfilled history
         # lands where it happened rather than at import time.
         now = message_time(inbound.received_at)
-        text = _text(inbound.text)
+        text = without_nul(inbound.text)
         opens = conv is None
         if conv is None:
             assert customer is not None
-            # Never added to the session: `_write` inserts it (one INSERT for the batch's
+            # Never added to the session: `write_rows` inserts it (one INSERT for the batch's
             # new conversations) and sets its id.
             conv = Conversation(
                 inbox_id=inbound.inbox_id,
@@ -312,8 +234,8 @@ class _Batch:
             )
             self._owners[id(conv)] = customer
             self._opened[(id(customer), inbound.inbox_id)] = conv
-        spot = _Placed(inbound, conv, customer, rule, opens)
-        # Set as stored values, not as changes: `_write` writes every moved
+        spot = Placed(inbound, conv, customer, rule, opens)
+        # Set as stored values, not as changes: `write_rows` writes every moved
         # conversation in one UPDATE, so the ORM has nothing to flush for them.
         if now >= conv.last_activity_at:
             set_committed_value(conv, "last_activity_at", now)
@@ -351,99 +273,7 @@ class _Batch:
             return opened
         return self._open.get((customer.id, inbox_id))
 
-    async def _write(self, placed: list[_Placed], senders: SenderResolver) -> None:
-        """The new rows, in stages: each needs the ids of the one before."""
-        session = self.tx.session
-        # New customers and identities in one INSERT each, as the messages below.
-        pending = senders.pending_customers
-        ids = await insert_in_order(
-            session, _CUSTOMERS, _CUSTOMERS.c.id, [{"name": c.name} for c in pending], key=int
-        )
-        for new, new_id in zip(pending, ids, strict=True):
-            new.id = new_id  # the batch refers to its customers by these objects
-        if senders.pending_identities:
-            await session.execute(
-                insert(_IDENTITIES),
-                [
-                    {"customer_id": c.id, "kind": r.kind, "value": r.value, "verified": r.verified}
-                    for c, r in senders.pending_identities
-                ],
-            )
-        await self._write_conversations(placed)
-        # One INSERT for the lot: flushed, the ORM would send one per message.
-        messages = await insert_in_order(
-            session,
-            Message,
-            Message,
-            [
-                {
-                    "conversation_id": spot.conversation.id,
-                    "customer_id": spot.customer_id,
-                    "inbox_id": spot.inbound.inbox_id,
-                    "direction": Direction.INBOUND,
-                    "text": _text(spot.inbound.text),
-                    "html": clean_html(spot.inbound.html) if spot.inbound.html else None,
-                    "external_id": spot.inbound.external_id,
-                    "created_at": message_time(spot.inbound.received_at),
-                    "received_at": spot.inbound.received_at,
-                }
-                for spot in placed
-            ],
-            key=_id,
-        )
-        for spot, message in zip(placed, messages, strict=True):
-            spot.message = message
-        attachments = [
-            {
-                "message_id": spot.stored.id,
-                "filename": _text(a.filename)[:255],
-                "content_type": _text(a.content_type)[:255],
-                "size": a.size,
-                "sha256": a.sha256,
-            }
-            for spot in placed
-            for a in spot.inbound.attachments
-        ]
-        if attachments:
-            await session.execute(insert(_ATTACHMENTS), attachments)
-        details = [
-            _email_details(spot.stored.id, spot.inbound.email, spot.rule)
-            for spot in placed
-            if spot.inbound.email is not None and spot.rule is not None
-        ]
-        if details:
-            await session.execute(insert(_EMAIL_DETAILS), details)
-        for spot in placed:
-            # Files the provider holds: fetched by the worker once this commits.
-            session.add_all(media_rows(spot.stored, spot.inbound.media))
-
-    async def _write_conversations(self, placed: list[_Placed]) -> None:
-        """The batch's new conversations in one INSERT, the stored ones it moved in one UPDATE."""
-        session = self.tx.session
-        opened = list(
-            {id(s.conversation): s.conversation for s in placed if s.opens_conversation}.values()
-        )
-        for conv in opened:
-            conv.customer_id = self._owners[id(conv)].id
-        ids = await insert_in_order(
-            session,
-            _CONVERSATIONS,
-            _CONVERSATIONS.c.id,
-            [{c: getattr(conv, c) for c in _NEW_CONVERSATION_COLUMNS} for conv in opened],
-            key=int,
-        )
-        for conv, new_id in zip(opened, ids, strict=True):
-            conv.id = new_id
-        if self._moved:
-            await session.execute(
-                _MOVE_CONVERSATION,
-                [
-                    {f"b_{c}": getattr(conv, c) for c in ("id", *_MOVED_COLUMNS)}
-                    for conv in self._moved.values()
-                ],
-            )
-
-    async def _announce(self, placed: list[_Placed]) -> None:
+    async def _announce(self, placed: list[Placed]) -> None:
         """Audit and events, in the batch's order, once every row has its id."""
         tx = self.tx
         audiences: dict[int, Audience] = {}
