@@ -186,9 +186,12 @@ async def customer_timeline(
     stmt = (
         select(Message, Inbox.name, Inbox.channel, sender.name, EmailDetails.threaded_by)
         .join(Inbox, Inbox.id == Message.inbox_id)
+        # Seen through its conversation's inbox, as the conversation is: a chat's
+        # answer that came by email belongs to whoever sees the chat.
+        .join(Conversation, Conversation.id == Message.conversation_id)
         .outerjoin(sender, sender.id == Message.sender_agent_id)
         .outerjoin(EmailDetails, EmailDetails.message_id == Message.id)
-        .where(Message.customer_id == customer_id, Message.inbox_id.in_(visible))
+        .where(Message.customer_id == customer_id, Conversation.inbox_id.in_(visible))
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(limit + 1)
     )

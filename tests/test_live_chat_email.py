@@ -15,16 +15,23 @@ import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
+from inbox.access import visible_inbox_ids
+from inbox.actions.live_chat import do_create_chat_inbox
 from inbox.actions.messages import do_post_reply
 from inbox.channels.email.normalise import to_inbound
 from inbox.channels.email.sender import send_due
 from inbox.channels.email.settings import smtp_settings
 from inbox.channels.email.smtp_send import SmtpSettings
+from inbox.channels.email.tokens import message_id_for
 from inbox.channels.ingest import ingest
+from inbox.errors import NotFound
 from inbox.models import Delivery, Identity, Inbox, Message, OutboundEmail, ThreadRule
+from inbox.profiles.metrics import customer_metrics
+from inbox.queries import customer_timeline
 from inbox.runtime import Runtime
 from tests.chat_support import chat_inbox, expect, visitor
 from tests.conftest import World
+from tests.helpers import inbound
 from tests.live import serve
 from tests.smtp_server import Recorder
 from tests.test_email_threading import details
@@ -143,3 +150,46 @@ async def test_offline_the_chat_continues_by_email_and_the_answer_threads_back(
         assert (await expect(ws, "message", mine=False))["text"] == "Great, office it is."
     assert await _send(rt, world, server) == 0
     assert len(recorder.received) == 1
+
+
+async def test_the_emailed_answer_is_seen_by_whoever_sees_the_chat(
+    rt: Runtime, world: World
+) -> None:
+    # The sales team sees this chat but not the support email inbox its
+    # follow-ups go through; support sees the email inbox but not this chat.
+    await set_up_email(rt, world)
+    chat = await do_create_chat_inbox(
+        rt,
+        world.admin,
+        name="Sales chat",
+        team_ids=[world.sales.id],  # type: ignore[attr-defined]
+        email_inbox_id=world.email_inbox.id,
+    )
+    first = await ingest(rt, inbound(chat.inbox.id, chat_id="v-sales", text="Ship to Porto?"))
+    conv_id = first.message.conversation_id
+    token = message_id_for(conv_id, "shop.test", rt.settings.secret_key)
+    answer = to_inbound(
+        world.email_inbox.id,
+        _answer(token, "Also: gift wrap?"),
+        blobs=rt.blobs,
+        secret=rt.settings.secret_key,
+        max_bytes=10 * 2**20,
+    )
+    received = await ingest(rt, answer)  # type: ignore[arg-type]
+    assert received.message.conversation_id == conv_id
+
+    customer_id = first.message.customer_id
+    async with rt.read_sessions() as db:
+        olgas = await customer_timeline(db, world.olga, customer_id)  # type: ignore[arg-type]
+        with pytest.raises(NotFound):
+            await customer_timeline(db, world.ana, customer_id)  # type: ignore[arg-type]
+        metrics = await customer_metrics(
+            db,
+            customer_id,
+            await visible_inbox_ids(db, world.olga),  # type: ignore[arg-type]
+        )
+    assert [(e.message.text, e.channel) for e in olgas.entries] == [
+        ("Ship to Porto?", "live_chat"),
+        ("Also: gift wrap?", "email"),
+    ]
+    assert metrics.conversations == 1

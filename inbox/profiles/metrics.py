@@ -60,9 +60,10 @@ async def customer_metrics(
     ).one()
     first_in = (
         select(Message.conversation_id, func.min(Message.created_at).label("at"))
+        .join(Conversation, Conversation.id == Message.conversation_id)
         .where(
             Message.customer_id == customer_id,
-            Message.inbox_id.in_(visible),
+            Conversation.inbox_id.in_(visible),
             Message.direction == Direction.INBOUND,
         )
         .group_by(Message.conversation_id)
