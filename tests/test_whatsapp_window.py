@@ -9,10 +9,12 @@ import re
 from datetime import timedelta
 
 import httpx
+from starlette.applications import Starlette
 
 from inbox.models import ChannelKind, Delivery, Message, utcnow
 from inbox.runtime import Runtime
 from tests.conftest import World, login
+from tests.live import serve
 from tests.provider_standin import StandIn
 from tests.provider_support import (
     PHONE_NUMBER_ID,
@@ -23,6 +25,7 @@ from tests.provider_support import (
     standin,
     state,
 )
+from tests.test_live_ui import recv, signed_in
 from tests.webhook_support import count, stored
 
 __all__ = ["standin"]
@@ -87,6 +90,27 @@ async def test_outside_the_window_the_composer_warns_and_offers_templates(
             ],
         },
     }
+
+
+async def test_when_the_customer_writes_again_the_open_page_lifts_the_notice(
+    rt: Runtime, world: World, standin: StandIn, app: Starlette
+) -> None:
+    inbox = await messaging_inbox(rt, world, ChannelKind.WHATSAPP, standin.base_url)
+    late = await customer_writes(rt, inbox, at=utcnow() - timedelta(hours=25))
+    url = f"/conversations/{late.conversation_id}"
+    async with serve(app) as base_url, signed_in(base_url, "ana") as ana, ana.watch(url) as ws:
+        page = (await ana.http.get(url)).text
+        assert NOTICE in page and 'id="composer-templates"' in page
+        await customer_writes(rt, inbox, text="Are you there?")
+        batch = ""
+        while 'id="composer-state"' not in batch:
+            batch = await recv(ws)
+    state_part = batch[batch.index('<div id="composer-state"') :]
+    assert "composer-window" not in state_part.split("</div>", 1)[0]  # no notice now
+    send = re.search(r'<button id="send-reply"[^>]*>', batch)
+    assert send is not None and "hx-swap-oob" in send.group(0) and "disabled" not in send.group(0)
+    templates = re.search(r'<div id="reply-templates" hx-swap-oob="true">\s*</div>', batch)
+    assert templates is not None  # the template forms are gone: a plain reply may go
 
 
 async def test_the_api_refuses_a_free_form_reply_and_sends_a_template(

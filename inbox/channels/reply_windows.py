@@ -81,6 +81,8 @@ _LABELS = {
     ChannelKind.MESSENGER: "Messenger",
     ChannelKind.INSTAGRAM: "Instagram",
 }
+# The channels whose replies a window limits, by their stored value.
+WINDOWED_CHANNELS = frozenset(kind.value for kind in _LABELS)
 
 
 async def last_customer_message_at(session: AsyncSession, conversation_id: int) -> datetime | None:

@@ -7,7 +7,8 @@ inbox.realtime.render makes and shares the fragments themselves.
   in place on assignment or status changes, and is removed when it stops
   matching the list's filters; the tabs' counts follow.
 - Conversation and customer pages: messages of that customer join the
-  timeline; the header follows its conversation; the profile panel's details
+  timeline; the header follows its conversation, and the composer the
+  provider's reply window when the customer writes; the profile panel's details
   (name, identities, tags, fields), notes, purchases, conversations and
   metrics follow their changes.
 - Merges: a customer page whose customer was merged away says where to
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from inbox.channels.reply_windows import WINDOWED_CHANNELS
 from inbox.events import (
     ConversationAssigned,
     ConversationCreated,
@@ -203,6 +205,16 @@ async def _customer_updates(
         row = await renderer.row(seq, current_id)
         if row is not None:
             parts.append(await renderer.header_html(seq, row, viewer.agent))
+    if (
+        isinstance(event, MessageCreated)
+        and event.direction == "inbound"
+        and event.conversation_id == current_id
+    ):
+        # The customer wrote: a provider's reply window opens again, so the
+        # composer's notice, send button and templates follow.
+        row = await renderer.row(seq, current_id)
+        if row is not None and row.inbox_channel in WINDOWED_CHANNELS:
+            parts.append(await renderer.composer_state_html(seq, row, viewer.agent))
     # The panel lists the customer's conversations with status and last activity.
     parts.append(
         await renderer.conversations_html(
