@@ -31,7 +31,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     media = asyncio.create_task(run_media_fetcher(rt, stop), name="media-fetcher")
     try:
         while not stop.is_set():
-            await _start_new_connectors(rt, running)
+            await _sync_connectors(rt, running)
             await _housekeeping(rt)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RESCAN_SECONDS)
@@ -42,10 +42,18 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         await rt.close()
 
 
-async def _start_new_connectors(rt: Runtime, running: dict[int, asyncio.Task[None]]) -> None:
+async def _sync_connectors(rt: Runtime, running: dict[int, asyncio.Task[None]]) -> None:
+    """One connector per active inbox: start the missing (or crashed) ones, and
+    stop those whose inbox was deactivated or deleted since the last scan."""
     factories = connector_factories()
     async with rt.read_sessions() as db:
         inboxes = (await db.scalars(select(Inbox).where(Inbox.is_active.is_(True)))).all()
+    active = {inbox.id for inbox in inboxes}
+    for inbox_id in [i for i in running if i not in active]:
+        stopping = running.pop(inbox_id)
+        stopping.cancel()
+        await asyncio.gather(stopping, return_exceptions=True)
+        log.info("stopped the connector of inbox %s: the inbox is no longer active", inbox_id)
     for inbox in inboxes:
         task = running.get(inbox.id)
         if task is not None and not task.done():

@@ -156,8 +156,9 @@ async def do_update_email_settings(
 async def do_set_inbox_active(
     rt: Runtime, actor: Agent | None, inbox_id: int, active: bool
 ) -> Inbox:
-    """Deactivate an inbox (its webhooks answer as if it didn't exist, the worker
-    stops its connector) or bring it back; its conversations stay."""
+    """Deactivate an inbox (its webhooks answer as if it didn't exist, replies
+    from it are refused, and the worker stops its connector at its next scan,
+    within `inbox.worker.RESCAN_SECONDS`) or bring it back; its conversations stay."""
     check_admin(actor)
     async with transaction(rt) as tx:
         inbox = await tx.session.get(Inbox, inbox_id)
