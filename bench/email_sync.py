@@ -37,6 +37,7 @@ from bench.email_idle import idle_pair
 from bench.email_profile import categorise
 from bench.email_proxy import delay_proxy
 from bench.email_report import render
+from bench.entry import results_path, run_and_report
 from bench.machine import describe, postgres_version
 from bench.progress import say
 from bench.realtime_profile import find_pyspy
@@ -389,15 +390,11 @@ def parse_args(argv: list[str] | None) -> tuple[Options, Path]:
     )
     if opts.pg.rsplit("/", 1)[1] in ("test", "postgres", ""):
         p.error("--pg must name a scratch database: it is emptied")
-    name = "email-sync-quick" if quick else "email-sync"
-    out = Path(a.out) if a.out else BENCH_DIR / "results" / name
-    return opts, out
+    return opts, results_path("email-sync", quick, a.out)
 
 
 def main(argv: list[str] | None = None) -> None:
-    opts, out = parse_args(argv)
-    asyncio.run(run(opts, out))
-    say(f"wrote {out.with_suffix('.md')} and .json")
+    run_and_report(run, *parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import realtime_baseline
+from bench.entry import results_path, run_and_report
 from bench.machine import describe, postgres_version
 from bench.progress import say
 from bench.realtime_claims import claim_phase
 from bench.realtime_fleet import Fleet
-from bench.realtime_infra import BENCH_DIR, Processes, more_open_files, start_app, start_module
+from bench.realtime_infra import Processes, more_open_files, start_app, start_module
 from bench.realtime_infra import start_redis as start_redis_server
 from bench.realtime_phases import (
     connect,
@@ -364,15 +365,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path]:
     unknown = set(opts.configs) - set(APP_CONFIGS)
     if unknown:
         p.error(f"unknown configs: {', '.join(sorted(unknown))}")
-    name = "realtime-quick" if quick else "realtime"
-    out = Path(a.out) if a.out else BENCH_DIR / "results" / name
-    return opts, out
+    return opts, results_path("realtime", quick, a.out)
 
 
 def main(argv: list[str] | None = None) -> None:
-    opts, out = parse_args(argv)
-    asyncio.run(run(opts, out))
-    say(f"wrote {out.with_suffix('.md')} and .json")
+    run_and_report(run, *parse_args(argv))
 
 
 if __name__ == "__main__":

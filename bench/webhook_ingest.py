@@ -29,10 +29,11 @@ from typing import Any
 
 from bench import realtime_baseline
 from bench.cpu import machine_busy
+from bench.entry import results_path, run_and_report
 from bench.machine import describe
 from bench.progress import say
 from bench.realtime_fleet import Fleet, SocketSpec
-from bench.realtime_infra import BENCH_DIR, Proc, Processes, start_app, start_module
+from bench.realtime_infra import Proc, Processes, start_app, start_module
 from bench.realtime_seed import Seeded, prepare, remove_sqlite, sqlite_path
 from bench.webhook_load import Generator, Plan
 from bench.webhook_report import render
@@ -418,15 +419,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path]:
         new_share=a.new_share,
         quick=quick,
     )
-    name = "webhook-ingest-quick" if quick else "webhook-ingest"
-    out = Path(a.out) if a.out else BENCH_DIR / "results" / name
-    return opts, out
+    return opts, results_path("webhook-ingest", quick, a.out)
 
 
 def main(argv: list[str] | None = None) -> None:
-    opts, out = parse_args(argv)
-    asyncio.run(run(opts, out))
-    say(f"wrote {out.with_suffix('.md')} and .json")
+    run_and_report(run, *parse_args(argv))
 
 
 if __name__ == "__main__":
