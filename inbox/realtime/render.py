@@ -147,21 +147,31 @@ class Renderer:
         conv = row.conversation
         # Any agent of this perspective renders the same header.
         key = ("header", seq, conv.id, header_perspective(agent, conv))
-        return await self._header_html(key, "_conversation_header.html", agent, row, oob=True)
+        return await self._header_html(
+            key, "header", "_conversation_header.html", agent, row, oob=True
+        )
 
     async def composer_state_html(self, seq: int, row: ConversationRow, agent: Agent) -> str:
         """What a reply in this conversation may be now: notice, send button, templates."""
         # Nothing in it depends on who looks: the first viewer's header serves all.
         key = ("composer", seq, row.conversation.id)
-        return await self._header_html(key, "fragments/composer_state.html", agent, row)
+        return await self._header_html(key, "composer", "fragments/composer_state.html", agent, row)
 
     async def _header_html(
-        self, key: Key, template: str, agent: Agent, row: ConversationRow, **context: Any
+        self,
+        key: Key,
+        kind: str,
+        template: str,
+        agent: Agent,
+        row: ConversationRow,
+        **context: Any,
     ) -> str:
+        """A template of the conversation's header (ConversationHeader), made once per key."""
+
         async def render() -> str:
             async with self._rt.read_sessions() as db:
                 header = await load_header(db, agent, row.conversation)
-            return self._render(str(key[0]), template, header=header, **context)
+            return self._render(kind, template, header=header, **context)
 
         return await self._html.get(key, render)
 
