@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from email import message_from_bytes
 from email import policy as email_policy
@@ -11,17 +10,15 @@ from email.message import Message as MimeMessage
 from sqlalchemy import select
 
 from inbox.actions.messages import do_post_reply
-from inbox.channels.email.sender import send_due
-from inbox.channels.email.settings import smtp_settings
 from inbox.channels.email.smtp_send import SmtpSettings
 from inbox.channels.email.tokens import find_reply_token
 from inbox.channels.ingest import ingest
-from inbox.models import Delivery, Inbox, Message, OutboundEmail, ThreadRule, utcnow
+from inbox.models import Delivery, Message, OutboundEmail, ThreadRule, utcnow
 from inbox.runtime import Runtime
 from tests.conftest import World
 from tests.smtp_server import Recorder
 from tests.test_email_threading import details, email
-from tests.test_outbound_mail import SETTINGS, set_up_email
+from tests.test_outbound_mail import send_through, set_up_email
 
 
 async def queued(rt: Runtime, message_id: int) -> tuple[OutboundEmail, MimeMessage]:
@@ -88,22 +85,11 @@ async def test_the_worker_sends_the_queued_bytes_to_the_smtp_server(
     first = await ingest(rt, email(world.email_inbox.id, "<t1@mail.test>"))
     reply = await do_post_reply(rt, world.ana, first.message.conversation_id, "On its way.")
     _, composed = await queued(rt, reply.id)
-    async with rt.read_sessions() as db:
-        inbox = await db.get(Inbox, world.email_inbox.id)
-    assert inbox is not None
-    # The inbox's own settings, pointed at the test server (which takes no login).
-    settings = replace(
-        smtp_settings(SETTINGS, inbox.secrets),
-        host=server.host,
-        port=server.port,
-        username=None,
-        password=None,
-    )
-    assert await send_due(rt, world.email_inbox.id, settings, rt.blobs) == 1
+    assert await send_through(rt, world, server) == 1
     (envelope,) = recorder.received
     assert envelope.rcpt_tos == ["maria@example.test"]
     assert message_from_bytes(envelope.content)["Message-ID"] == composed["Message-ID"]  # type: ignore[arg-type]
     async with rt.read_sessions() as db:
         stored = await db.get(Message, reply.id)
     assert stored is not None and stored.delivery is Delivery.SENT
-    assert await send_due(rt, world.email_inbox.id, settings, rt.blobs) == 0  # sent once
+    assert await send_through(rt, world, server) == 0  # sent once

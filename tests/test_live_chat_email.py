@@ -5,7 +5,6 @@ answer threads back into the same chat conversation."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
@@ -19,13 +18,11 @@ from inbox.access import visible_inbox_ids
 from inbox.actions.live_chat import do_create_chat_inbox
 from inbox.actions.messages import do_post_reply
 from inbox.channels.email.normalise import to_inbound
-from inbox.channels.email.sender import send_due
-from inbox.channels.email.settings import smtp_settings
 from inbox.channels.email.smtp_send import SmtpSettings
 from inbox.channels.email.tokens import message_id_for
 from inbox.channels.ingest import ingest
 from inbox.errors import NotFound
-from inbox.models import Delivery, Identity, Inbox, Message, OutboundEmail, ThreadRule
+from inbox.models import Delivery, Identity, Message, OutboundEmail, ThreadRule
 from inbox.profiles.metrics import customer_metrics
 from inbox.queries import customer_timeline
 from inbox.runtime import Runtime
@@ -36,27 +33,13 @@ from tests.live import serve
 from tests.smtp_server import Recorder
 from tests.test_email_threading import details
 from tests.test_live_ui import signed_in
-from tests.test_outbound_mail import SETTINGS, set_up_email
+from tests.test_outbound_mail import send_through, set_up_email
 
 
 @pytest.fixture
 async def base_url(app: Starlette) -> AsyncIterator[str]:
     async with serve(app) as url:
         yield url
-
-
-async def _send(rt: Runtime, world: World, server: SmtpSettings) -> int:
-    async with rt.read_sessions() as db:
-        inbox = await db.get(Inbox, world.email_inbox.id)
-    assert inbox is not None
-    settings = replace(
-        smtp_settings(SETTINGS, inbox.secrets),
-        host=server.host,
-        port=server.port,
-        username=None,
-        password=None,
-    )
-    return await send_due(rt, world.email_inbox.id, settings, rt.blobs)
 
 
 def _answer(to_message_id: str, text: str) -> bytes:
@@ -101,7 +84,7 @@ async def test_offline_the_chat_continues_by_email_and_the_answer_threads_back(
         # The widget, still open, gets it too.
         assert (await expect(ws, "message", mine=False))["text"] == "It ships today."
 
-    assert await _send(rt, world, server) == 1
+    assert await send_through(rt, world, server) == 1
     (envelope,) = recorder.received
     assert envelope.rcpt_tos == ["maria@example.test"]
     sent: Any = message_from_bytes(envelope.content, policy=email_policy.default)  # type: ignore[arg-type]
@@ -148,7 +131,7 @@ async def test_offline_the_chat_continues_by_email_and_the_answer_threads_back(
         assert (await expect(ws, "status"))["follow_up"] is False
         await do_post_reply(rt, world.ana, conv_id, "Great, office it is.")
         assert (await expect(ws, "message", mine=False))["text"] == "Great, office it is."
-    assert await _send(rt, world, server) == 0
+    assert await send_through(rt, world, server) == 0
     assert len(recorder.received) == 1
 
 

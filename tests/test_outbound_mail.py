@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from starlette.applications import Starlette
@@ -10,9 +11,11 @@ from inbox.actions.backoff import MAX_ATTEMPTS, retry_delay
 from inbox.actions.inboxes import do_update_email_settings
 from inbox.actions.messages import do_post_reply
 from inbox.actions.outbound_mail import do_mark_email_failed, do_mark_email_sent, due_emails
-from inbox.channels.email.settings import EmailConfig, EmailSecrets
+from inbox.channels.email.sender import send_due
+from inbox.channels.email.settings import EmailConfig, EmailSecrets, smtp_settings
+from inbox.channels.email.smtp_send import SmtpSettings
 from inbox.channels.ingest import ingest
-from inbox.models import Delivery, Message, utcnow
+from inbox.models import Delivery, Inbox, Message, utcnow
 from inbox.runtime import Runtime
 from tests.conftest import World
 from tests.helpers import captured_events, inbound
@@ -33,6 +36,22 @@ async def set_up_email(rt: Runtime, world: World) -> None:
     await do_update_email_settings(
         rt, world.admin, world.email_inbox.id, SETTINGS, EmailSecrets(imap_password="pw")
     )
+
+
+async def send_through(rt: Runtime, world: World, server: SmtpSettings) -> int:
+    """One sending pass of the email inbox, with its own settings pointed at the
+    test server (which takes no login); how many went out."""
+    async with rt.read_sessions() as db:
+        inbox = await db.get(Inbox, world.email_inbox.id)
+    assert inbox is not None
+    settings = replace(
+        smtp_settings(SETTINGS, inbox.secrets),
+        host=server.host,
+        port=server.port,
+        username=None,
+        password=None,
+    )
+    return await send_due(rt, world.email_inbox.id, settings, rt.blobs)
 
 
 async def queued_reply(rt: Runtime, world: World) -> int:
