@@ -33,6 +33,7 @@ import re
 import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -44,7 +45,8 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self._tmp = self.root / "tmp"
+        self._root = str(self.root)
+        self._tmp = os.path.join(self._root, "tmp")
 
     def path(self, sha256: str) -> Path:
         """Where the blob lives (whether or not it exists); ValueError for a bad name."""
@@ -74,8 +76,21 @@ class BlobStore:
         survive a power cut until `sync` is called for it.
         """
         digest = hashlib.sha256(data).hexdigest()
-        if not self.exists(digest):
-            self._write((data,), expected=digest, durable=durable)
+        # Plain string paths, not pathlib: an email sync stores a blob or two
+        # per message, and on that path Path's own work showed in profiles.
+        final = self._final(digest)
+        if not os.path.isfile(final):
+            tmp = self._temporary()
+            try:
+                with os.fdopen(tmp.fd, "wb") as out:
+                    out.write(data)
+                    out.flush()
+                    if durable:
+                        os.fsync(out.fileno())
+            except BaseException:
+                tmp.discard()
+                raise
+            self._install(tmp, final, durable)
         return digest
 
     def sync(self, digests: Iterable[str]) -> None:
@@ -91,44 +106,65 @@ class BlobStore:
 
     def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, int]:
         """Store a stream in bounded memory (one chunk at a time); returns (sha256, size)."""
-        return self._write(chunks, expected=None)
-
-    def _write(
-        self, chunks: Iterable[bytes], expected: str | None, durable: bool = True
-    ) -> tuple[str, int]:
-        self._tmp.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="blob-", suffix=".part")
-        tmp = Path(tmp_name)
+        tmp = self._temporary()
         try:
             hasher = hashlib.sha256()
             size = 0
-            with os.fdopen(fd, "wb") as out:
+            with os.fdopen(tmp.fd, "wb") as out:
                 for chunk in chunks:
                     hasher.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
                 out.flush()
-                if durable:
-                    os.fsync(out.fileno())
-            digest = hasher.hexdigest()
-            if expected is not None and digest != expected:  # pragma: no cover - data changed
-                raise RuntimeError("blob data changed while it was written")
-            final = self.path(digest)
-            if final.is_file():
-                tmp.unlink()
-                return digest, size
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
-            if durable:
-                _fsync_path(final.parent)
-            return digest, size
+                os.fsync(out.fileno())
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            tmp.discard()
             raise
+        digest = hasher.hexdigest()
+        self._install(tmp, self._final(digest), durable=True)
+        return digest, size
+
+    def _final(self, digest: str) -> str:
+        return os.path.join(self._root, digest[:2], digest[2:4], digest)
+
+    def _temporary(self) -> _Temporary:
+        """A new, empty temporary file beside the blobs (same file system, for the rename)."""
+        try:
+            fd, name = tempfile.mkstemp(dir=self._tmp, prefix="blob-", suffix=".part")
+        except FileNotFoundError:
+            os.makedirs(self._tmp, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self._tmp, prefix="blob-", suffix=".part")
+        return _Temporary(fd, name)
+
+    def _install(self, tmp: _Temporary, final: str, durable: bool) -> None:
+        """Rename the written temporary file into place; a blob already there is kept."""
+        try:
+            if os.path.isfile(final):
+                tmp.discard()
+                return
+            try:
+                os.replace(tmp.name, final)
+            except FileNotFoundError:  # the blob's directories are new
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                os.replace(tmp.name, final)
+        except BaseException:
+            tmp.discard()
+            raise
+        if durable:
+            _fsync_path(os.path.dirname(final))
 
 
-def _fsync_path(path: Path) -> None:
+@dataclass(frozen=True)
+class _Temporary:
+    fd: int
+    name: str
+
+    def discard(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.name)
+
+
+def _fsync_path(path: Path | str) -> None:
     if os.name != "posix":  # pragma: no cover - directories cannot be opened elsewhere
         return
     fd = os.open(path, os.O_RDONLY)

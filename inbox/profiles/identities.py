@@ -9,6 +9,7 @@ Resolution order, fixed and documented in the README:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,18 +35,25 @@ def normalise(kind: IdentityKind, value: str) -> str:
     if not value:
         raise BadRequest(f"empty {kind.value} identity")
     if kind is IdentityKind.EMAIL:
-        try:
-            # Syntax only: no DNS from the ingest path. `test_environment`
-            # admits the reserved .test domain used by demos and test suites.
-            checked = validate_email(value, check_deliverability=False, test_environment=True)
-        except EmailNotValidError as exc:
-            raise BadRequest(f"invalid email address: {exc}") from exc
-        return checked.normalized.lower()
+        return _normalise_email(value)
     if kind in (IdentityKind.PHONE, IdentityKind.WHATSAPP):
         return normalise_phone(value)
     if len(value) > 320:
         raise BadRequest(f"{kind.value} identity is too long")
     return value
+
+
+# Customers write again and again, and the validator takes a fifth of a
+# millisecond per address: on a mailbox sync that was a tenth of the parsing.
+@functools.lru_cache(maxsize=4096)
+def _normalise_email(value: str) -> str:
+    try:
+        # Syntax only: no DNS from the ingest path. `test_environment`
+        # admits the reserved .test domain used by demos and test suites.
+        checked = validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise BadRequest(f"invalid email address: {exc}") from exc
+    return checked.normalized.lower()
 
 
 def normalise_phone(value: str, default_region: str | None = None) -> str:

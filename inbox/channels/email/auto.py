@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from email.message import Message
 from enum import StrEnum
+from weakref import WeakKeyDictionary
 
 __all__ = [
     "AutoKind",
@@ -59,16 +60,29 @@ def header_values(msg: Message, name: str) -> list[str]:
     Non-ASCII bytes stay surrogate-escaped as the parser left them; callers that
     display a value decode it (see `parse.decode_header_text`).
     """
-    wanted = name.lower()
+    index = _INDEXES.get(msg)
+    if index is None:
+        index = _INDEXES[msg] = _index(msg)
+    return list(index.get(name.lower(), ()))
+
+
+# A parsed message's headers by lower-case name, made on first use. Parsing
+# asks for thirty-odd headers of every message; a scan of them all per
+# question was a tenth of its time. Parsed messages are never changed, and
+# the index goes with its message.
+_INDEXES: WeakKeyDictionary[Message, dict[str, list[str]]] = WeakKeyDictionary()
+
+
+def _index(msg: Message) -> dict[str, list[str]]:
     try:
         items = list(msg.raw_items())
     except Exception:
-        return []
-    return [
-        _FOLD.sub("", str(value)).replace("\x00", "").strip()
-        for key, value in items
-        if key.lower() == wanted
-    ]
+        return {}
+    index: dict[str, list[str]] = {}
+    for key, value in items:
+        cleaned = _FOLD.sub("", str(value)).replace("\x00", "").strip()
+        index.setdefault(str(key).lower(), []).append(cleaned)
+    return index
 
 
 def _first_token(msg: Message, name: str) -> str | None:

@@ -399,16 +399,10 @@ def _date(msg: Message) -> datetime | None:
     if not values:
         return None
     raw = _SPACES.sub(" ", values[0]).strip()
+    # What the modern policy's Date header does too, without the rest of its work.
     try:
-        parsed = getattr(_REGISTRY("date", raw), "datetime", None)
+        parsed = parsedate_to_datetime(raw)
     except Exception:
-        parsed = None
-    if parsed is None:
-        try:
-            parsed = parsedate_to_datetime(raw)
-        except Exception:
-            return None
-    if parsed is None:
         return None
     if parsed.tzinfo is None:
         # "-0000": the zone is unknown; UTC is the documented reading (RFC 5322 §3.3).
