@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from inbox.channels.base import InboundEmail, InboundMessage
 from inbox.channels.ingest import ingest_batch
@@ -190,3 +190,35 @@ async def test_a_sender_is_matched_on_kind_and_value_together(rt: Runtime, world
     customers = [r.message.customer_id for r in results if not isinstance(r, InboxError)]
     assert customers[0] == customers[2] != customers[1]
     assert await count(rt, Customer) == 2
+
+
+async def test_a_batch_of_messages_with_and_without_html_is_one_insert(
+    rt: Runtime, world: World
+) -> None:
+    # A None left out of one row but not the next used to split the batch into
+    # an INSERT per run of alike rows: one per two messages of a real mailbox.
+    inbox_id = world.email_inbox.id  # type: ignore[attr-defined]
+    batch = [
+        dataclasses.replace(
+            email(inbox_id, f"<mixed-{n}@example.test>", minutes=n),
+            html="<p>hello</p>" if n % 2 else None,
+            received_at=T0 if n % 3 else None,
+        )
+        for n in range(6)
+    ]
+    inserts: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO MESSAGES"):
+            inserts.append(statement)
+
+    engine = rt.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        results = await ingest_batch(rt, batch)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    stored = [r.message for r in results if not isinstance(r, InboxError)]
+    assert [m.html for m in stored] == [None, "<p>hello</p>"] * 3
+    assert [m.received_at is None for m in stored] == [True, False, False, True, False, False]
+    assert len(inserts) == 1
