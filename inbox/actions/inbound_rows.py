@@ -27,7 +27,7 @@ from inbox.models import (
     ThreadRule,
 )
 from inbox.profiles.identities import SenderResolver
-from inbox.sanitize import clean_html
+from inbox.sanitize import safe_html
 
 from .media import media_rows
 from .messages import message_time
@@ -145,7 +145,7 @@ async def write_rows(
                 "inbox_id": spot.inbound.inbox_id,
                 "direction": Direction.INBOUND,
                 "text": without_nul(spot.inbound.text),
-                "html": clean_html(spot.inbound.html) if spot.inbound.html else None,
+                "html": safe_html(spot.inbound.html) if spot.inbound.html else None,
                 "external_id": spot.inbound.external_id,
                 "created_at": message_time(spot.inbound.received_at),
                 "received_at": spot.inbound.received_at,

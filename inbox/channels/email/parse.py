@@ -909,7 +909,7 @@ def _body(c: _Collected, subject: str) -> tuple[str, str, str | None]:
         quoted = "\n\n".join(q for q in (quoted, removed) if q)
     else:
         text, quoted = "", ""
-    html = clean_html(displayed_html).strip() if displayed_html is not None else None
+    html = clean_html(displayed_html) if displayed_html is not None else None
     return text.replace("\x00", ""), quoted.replace("\x00", ""), html
 
 
