@@ -390,23 +390,24 @@ class PoolClock:
 # -- where the time goes ----------------------------------------------------
 #
 # The connector pipelines its batches (EmailConnector._take_all): while `_store`
-# writes batch k, the `ahead` task (`_fetch`) pulls batch k+1 from the server
-# and parses it in the worker pool. Two sides run at once, so their steps
-# overlap: each side's rows, plus what runs outside the pipeline, add up to
-# the wall time; the two sides together don't.
+# writes batch k, the `_fetch_all` task pulls the next batches from the server
+# and hands each to the parse pool (`_parse`), up to `_AHEAD` batches ahead.
+# The sides run at once, so their steps overlap: the store loop's rows, plus
+# what runs outside the pipeline, add up to the wall time; the fetch side's
+# rows add up to it too; the parse rows are batches in the pool side by side.
 
-STORE_SIDE, FETCH_SIDE, OUTSIDE = "store", "fetch", "outside"
+STORE_SIDE, FETCH_SIDE, PARSE_SIDE, OUTSIDE = "store", "fetch", "parse", "outside"
 
-WAIT_STEP = "waiting for the next parsed batch (`await ahead`)"
+WAIT_STEP = "waiting for the next parsed batch"
 FIRST_WAIT = "of which the first batch (nothing to overlap with yet)"
 STORE_STEP = "`_store`: held messages, then `ingest_batch`"
 INGEST_STEP = "of which `ingest_batch`: one transaction per batch"
 CHECKPOINT_STEP = "checkpoint per batch (`do_save_checkpoint`)"
 IMAP_STEP = "IMAP: EXAMINE, SEARCH, size and body FETCHes (`next(batches)` in a thread)"
-PARSE_STEP = "`normalise_batch`: parse in the worker pool, then make the blobs durable"
+OVERSIZED_STEP = "messages over the size limit, fetched alone (`_fetch_oversized`)"
+FETCH_WAIT = "waiting for room: the parse pool holds as many batches as it may"
+PARSE_STEP = "`normalise_batch`: a batch from hand-off to parsed, blobs durable"
 BLOB_SYNC_STEP = "of which `BlobStore.sync` (the batch's fsyncs, side by side, in threads)"
-FETCH_OTHER = "rest of `_fetch` (oversized messages, hand-offs)"
-FETCH_IDLE = "idle: the next batch parsed, the store not done with the last"
 OUTSIDE_STEP = "outside the pipeline: checkpoint read, connect, LOGOUT"
 
 # (label, side, depth): a row at depth 1 is part of the row above it.
@@ -417,22 +418,22 @@ STEPS: tuple[tuple[str, str, int], ...] = (
     (INGEST_STEP, STORE_SIDE, 1),
     (CHECKPOINT_STEP, STORE_SIDE, 0),
     (IMAP_STEP, FETCH_SIDE, 0),
-    (PARSE_STEP, FETCH_SIDE, 0),
-    (BLOB_SYNC_STEP, FETCH_SIDE, 1),
-    (FETCH_OTHER, FETCH_SIDE, 0),
-    (FETCH_IDLE, FETCH_SIDE, 0),
+    (OVERSIZED_STEP, FETCH_SIDE, 0),
+    (FETCH_WAIT, FETCH_SIDE, 0),
+    (PARSE_STEP, PARSE_SIDE, 0),
+    (BLOB_SYNC_STEP, PARSE_SIDE, 1),
     (OUTSIDE_STEP, OUTSIDE, 0),
 )
 
 # Timed directly, the rows above derived from them.
-_TAKE_ALL, _FETCH = "_take_all", "_fetch"
+_TAKE_ALL, _FETCH = "_take_all", "_fetch_all"
 
 
 class _Clock:
     """Wall time spent inside wrapped functions, by label, and when each label first ran.
 
-    Calls of one label never overlap (the pipeline is one batch deep), so
-    their sum is a time on one side of it.
+    Calls of one label never overlap, except the parse pool's batches (and
+    their blob syncs), which may run side by side: their sum is batch-seconds.
     """
 
     def __init__(self) -> None:
@@ -508,7 +509,8 @@ def instrumented(clock: _Clock) -> Iterator[None]:
 
     patch(MailboxSync, "batches", timed_batches)
     patch(EmailConnector, "_take_all", lambda f: clock.wrap_async(_TAKE_ALL, f))
-    patch(EmailConnector, "_fetch", lambda f: clock.wrap_async(_FETCH, f))
+    patch(EmailConnector, "_fetch_all", lambda f: clock.wrap_async(_FETCH, f))
+    patch(EmailConnector, "_fetch_oversized", lambda f: clock.wrap_async(OVERSIZED_STEP, f))
     patch(EmailConnector, "_store", lambda f: clock.wrap_async(STORE_STEP, f))
     patch(connector_module, "normalise_batch", lambda f: clock.wrap_async(PARSE_STEP, f))
     patch(blobs_module.BlobStore, "sync", lambda f: clock.wrap_sync(BLOB_SYNC_STEP, f))
@@ -526,13 +528,15 @@ def _pipeline(clock: _Clock, elapsed: float) -> tuple[dict[str, float], dict[str
     s = clock.seconds
     take_all, fetch = s[_TAKE_ALL], s[_FETCH]
     store, checkpoint = s[STORE_STEP], s[CHECKPOINT_STEP]
-    # The loop in _take_all does three things: await ahead, _store, the checkpoint.
+    # The loop in _take_all does three things: wait for a parsed batch, _store, the checkpoint.
     waited = max(take_all - store - checkpoint, 0.0)
     first = (
         clock.first_started[STORE_STEP] - clock.first_started[_TAKE_ALL]
         if STORE_STEP in clock.first_started and _TAKE_ALL in clock.first_started
         else waited
     )
+    # The fetch side: the server, the oversized messages, or waiting for room in the pool.
+    fetch_work = s[IMAP_STEP] + s[OVERSIZED_STEP]
     seconds = {
         WAIT_STEP: waited,
         FIRST_WAIT: first,
@@ -540,30 +544,36 @@ def _pipeline(clock: _Clock, elapsed: float) -> tuple[dict[str, float], dict[str
         INGEST_STEP: s[INGEST_STEP],
         CHECKPOINT_STEP: checkpoint,
         IMAP_STEP: s[IMAP_STEP],
+        OVERSIZED_STEP: s[OVERSIZED_STEP],
+        FETCH_WAIT: max(fetch - fetch_work, 0.0),
         PARSE_STEP: s[PARSE_STEP],
         BLOB_SYNC_STEP: s[BLOB_SYNC_STEP],
-        FETCH_OTHER: max(fetch - s[IMAP_STEP] - s[PARSE_STEP], 0.0),
-        FETCH_IDLE: max(take_all - fetch, 0.0),
         OUTSIDE_STEP: max(elapsed - take_all, 0.0),
     }
-    # Once the first batch is in, both sides run at once: the busier one sets the pace.
+    # Once the first batch is in, the sides run at once: whichever the others wait for
+    # sets the pace. The store loop busy most of the time: storing. Otherwise it waited
+    # for parsed batches; a fetch side that waited for room in the pool says the pool
+    # was full (parsing), one that did not, that the server's bytes were late (IMAP).
     steady = max(take_all - first, 1e-9)
     store_busy = store + checkpoint
-    fetch_busy = max(fetch - clock.first_seconds.get(_FETCH, 0.0), 0.0)
-    if store_busy >= fetch_busy:
+    fetch_waited = seconds[FETCH_WAIT]
+    if store_busy >= waited - first:
         bottleneck = "storing"
     else:
-        bottleneck = "parsing" if s[PARSE_STEP] >= s[IMAP_STEP] else "IMAP"
+        bottleneck = "parsing" if fetch_waited >= fetch_work else "IMAP"
     side = {
         "batches": clock.calls[STORE_STEP],
+        "ahead": connector_module._AHEAD,
         "seconds": round(take_all, 3),
         "first_batch_seconds": round(first, 3),
         "steady_seconds": round(steady, 3),
         # Shares of the steady part, after the first batch.
         "store_busy_share": round(min(store_busy / steady, 1.0), 3),
         "store_waited_share": round(min((waited - first) / steady, 1.0), 3),
-        "fetch_busy_share": round(min(fetch_busy / steady, 1.0), 3),
-        "fetch_idle_share": round(min(seconds[FETCH_IDLE] / steady, 1.0), 3),
+        "fetch_busy_share": round(min(fetch_work / steady, 1.0), 3),
+        "fetch_waited_share": round(min(fetch_waited / steady, 1.0), 3),
+        # Batches in the pool at once, on average over the store loop's time.
+        "parsing_batches": round(s[PARSE_STEP] / max(take_all, 1e-9), 2),
         "bottleneck": bottleneck,
     }
     return seconds, side

@@ -337,15 +337,15 @@ def _commits(b: dict[str, Any]) -> str:
 def _pace(b: dict[str, Any], short: bool = False) -> str:
     """Which side of the pipeline set the pace, from how busy each was."""
     p = b["pipeline"]
-    store, fetch = p["store_busy_share"], p["fetch_busy_share"]
-    waited, idle = p["store_waited_share"], p["fetch_idle_share"]
+    store, waited = p["store_busy_share"], p["store_waited_share"]
+    fetch, room = p["fetch_busy_share"], p.get("fetch_waited_share", 0.0)
     said = (
         f"after the first batch, the store loop was busy {100 * store:.0f}% of the time and "
         f"waited for a parsed batch {100 * waited:.0f}%; the fetch side was busy "
-        f"{100 * fetch:.0f}% and sat idle, its next batch ready, {100 * idle:.0f}%"
+        f"{100 * fetch:.0f}% and waited for room in the parse pool {100 * room:.0f}%"
     )
-    if abs(store - fetch) < 0.1:
-        return f"The two sides were about evenly loaded: {said}."
+    if abs(store - waited) < 0.1:
+        return f"Storing and parsing were about evenly matched: {said}."
     what = {"storing": "Storing", "parsing": "Parsing", "IMAP": "Fetching from the server"}[
         p["bottleneck"]
     ]
@@ -358,8 +358,8 @@ def _pace(b: dict[str, Any], short: bool = False) -> str:
         )
     elif p["bottleneck"] == "parsing":
         advice = (
-            "The store loop starved: more parse workers (cores) or a cheaper parse would "
-            "speed the sync up, until storing catches up."
+            "The pool was full and the store loop starved: more parse workers (cores) or a "
+            "cheaper parse would speed the sync up, until storing catches up."
         )
     else:
         advice = "The store loop starved for the server's bytes."
@@ -397,8 +397,9 @@ def _costs(r: dict[str, Any], b: dict[str, Any], parse: float) -> str:
         f"{1000 * b['seconds'] / max(b['stored'], 1):.1f} ms per message) storing and "
         f"parsing overlap: storing took {ms('ingest_batch'):.1f} ms per message in "
         f"`ingest_batch` ({b.get('sql_statements_per_message', '?')} SQL statements per "
-        f"message, {_commits(b)}); parsing took {ms('normalise_batch'):.1f} ms per message of "
-        f"wall time in `normalise_batch` ({ms('BlobStore.sync'):.1f} of it in "
+        f"message, {_commits(b)}); parsing took {ms('normalise_batch'):.1f} ms per message from "
+        "hand-off to parsed in `normalise_batch`, batches side by side "
+        f"({ms('BlobStore.sync'):.1f} of it in "
         f"`BlobStore.sync`), with {cpu.get('workers_ms_per_message', 0):.1f} ms of CPU per "
         f"message in {_workers(cpu.get('parse_workers', 0))}{alone}. " + _pace(b, short=True)
     )
@@ -503,22 +504,25 @@ def _where(r: dict[str, Any]) -> list[str]:
         f"({b['per_second']:,.1f} msg/s, {per_msg:.1f} ms per message, under the wrappers). "
         f"The connector pipelines its {p['batches']} batches: while `_store` writes batch k "
         "(held messages, then one `ingest_batch` transaction) and the checkpoint moves, the "
-        "`ahead` task pulls batch k+1 from the server (`next(batches)` in a thread) and parses "
-        f"it with `normalise_batch`, over the parse pool ({pool}; one per core, at most 8), "
-        "then makes its blobs durable with one `BlobStore.sync`. The two sides overlap, so "
-        "their steps don't add up to the wall time: each side's rows, plus the part outside "
-        "the pipeline, do. They also share one event loop and one GIL in this process, so a "
-        "step's wall time includes waiting while the other side's Python runs. What the "
-        "parse workers do inside `normalise_batch` (`to_inbound`: blob writes, `parse_email`, "
-        "the sender) runs in other processes and is not timed step by step; their CPU is "
-        "read from /proc.",
+        "`_fetch_all` task pulls the next batches from the server (`next(batches)` in a "
+        "thread) and hands each to `_parse` at once: `normalise_batch` parses it over the "
+        f"parse pool ({pool}; one per core, at most 8), then makes its blobs durable with one "
+        f"`BlobStore.sync`. Up to {p.get('ahead', 1)} batches are in the pool at once. The "
+        "sides overlap, so their steps don't add up to the wall time: the store loop's rows, "
+        "plus the part outside the pipeline, do, and so do the fetch side's; the parse rows "
+        "are batches side by side. The sides also share one event loop and one GIL in this "
+        "process, so a step's wall time includes waiting while another side's Python runs. "
+        "What the parse workers do inside `normalise_batch` (`to_inbound`: blob writes, "
+        "`parse_email`, the sender) runs in other processes and is not timed step by step; "
+        "their CPU is read from /proc.",
         "",
         "| Step | ms per message | Share of wall time |",
         "|---|---:|---:|",
     ]
     headings = {
         "store": "**Storing: the loop in `_take_all`**",
-        "fetch": "**Fetching and parsing: the `ahead` task, at the same time**",
+        "fetch": "**Fetching: the `_fetch_all` task, at the same time**",
+        "parse": "**Parsing: the batches in the pool (`_parse`), side by side**",
         "outside": "**Neither side**",
     }
     side = None
@@ -531,7 +535,8 @@ def _where(r: dict[str, Any]) -> list[str]:
     out += [
         "",
         f"The first batch has nothing to overlap with: the store loop waited "
-        f"{p['first_batch_seconds']:.2f} s for it. " + _pace(b),
+        f"{p['first_batch_seconds']:.2f} s for it. On average "
+        f"{p.get('parsing_batches', 1):.1f} batches were in the pool. " + _pace(b),
     ]
     if cpu:
         machine = r["machine"].get("cores")

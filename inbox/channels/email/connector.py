@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 IDLE_SECONDS = 5 * 60.0
 SEND_EVERY_SECONDS = 5.0
 _BACKOFF_START, _BACKOFF_CAP = 1.0, 60.0
+# Batches fetched and handed to the parse pool ahead of the one being stored.
+_AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -166,28 +168,71 @@ class EmailConnector:
         folder: str,
         after: Callable[[Batch], Awaitable[None]],
     ) -> int:
-        """Take every batch in order; while one is being stored, the next is fetched and
-        parsed. Returns how many messages were stored."""
+        """Take every batch in order; while one is being stored, the next ones are fetched
+        and parsed. Returns how many messages were stored.
+
+        Up to `_AHEAD` batches are in the parse pool at once: with only the next
+        one there, the workers sat idle whenever storing took longer than
+        parsing, and the store waited whenever it took less.
+        """
         stored = 0
-        ahead = asyncio.create_task(self._fetch(sync, batches, config))
+        slots = asyncio.Semaphore(_AHEAD)
+        ready: asyncio.Queue[asyncio.Task[_Fetched] | None] = asyncio.Queue()
+        fetching = asyncio.create_task(self._fetch_all(sync, batches, config, slots, ready))
         try:
-            while (fetched := await ahead) is not None:
-                ahead = asyncio.create_task(self._fetch(sync, batches, config))
+            while (parsing := await ready.get()) is not None:
+                fetched = await parsing
+                slots.release()
                 stored += await self._store(fetched, folder)
                 await after(fetched.batch)
+            await fetching  # its error, if any, once what it fetched before is stored
         finally:
-            ahead.cancel()
+            fetching.cancel()
+            while not ready.empty():
+                if (task := ready.get_nowait()) is not None:
+                    task.cancel()
             with contextlib.suppress(BaseException):
-                await ahead
+                await fetching
         return stored
 
-    async def _fetch(
-        self, sync: MailboxSync, batches: Iterator[Batch], config: EmailConfig
-    ) -> _Fetched | None:
-        """The next batch from the server, parsed (None at the end)."""
-        batch = await asyncio.to_thread(next, batches, None)
-        if batch is None:
-            return None
+    async def _fetch_all(
+        self,
+        sync: MailboxSync,
+        batches: Iterator[Batch],
+        config: EmailConfig,
+        slots: asyncio.Semaphore,
+        ready: asyncio.Queue[asyncio.Task[_Fetched] | None],
+    ) -> None:
+        """Fetch batch after batch from the server, each handed to the parse pool at once;
+        a slot is taken for each, and None says there are no more (or the server failed)."""
+        try:
+            while True:
+                await slots.acquire()
+                batch = await asyncio.to_thread(next, batches, None)
+                if batch is None:
+                    return
+                oversized = await self._fetch_oversized(sync, batch, config)
+                ready.put_nowait(asyncio.create_task(self._parse(batch, oversized, config)))
+        finally:
+            ready.put_nowait(None)
+
+    async def _fetch_oversized(
+        self, sync: MailboxSync, batch: Batch, config: EmailConfig
+    ) -> list[tuple[int, int, str, str]]:
+        """The batch's messages over the size limit, fetched alone and kept, never dropped."""
+        oversized: list[tuple[int, int, str, str]] = []
+        for uid, size in batch.oversized:
+            big = await asyncio.to_thread(sync.fetch_one, uid, uidvalidity=batch.state.uidvalidity)
+            if big is None:
+                continue  # deleted on the server since: nothing to keep
+            sha256 = await asyncio.to_thread(self._blobs.put, big.raw)
+            limit = f"larger than the {config.max_message_mb} MB limit ({size} bytes)"
+            oversized.append((uid, size, sha256, limit))
+        return oversized
+
+    async def _parse(
+        self, batch: Batch, oversized: list[tuple[int, int, str, str]], config: EmailConfig
+    ) -> _Fetched:
         results = await normalise_batch(
             self.inbox_id,
             [(mail.raw, mail.internal_date) for mail in batch.mails],
@@ -195,16 +240,6 @@ class EmailConnector:
             secret=self._rt.settings.secret_key,
             max_bytes=config.max_message_mb * 2**20,
         )
-        oversized: list[tuple[int, int, str, str]] = []
-        for uid, size in batch.oversized:
-            # Fetched alone, so the batch stays small; kept, never dropped. Here,
-            # not while storing, so the connection is never used by two threads.
-            big = await asyncio.to_thread(sync.fetch_one, uid, uidvalidity=batch.state.uidvalidity)
-            if big is None:
-                continue  # deleted on the server since: nothing to keep
-            sha256 = await asyncio.to_thread(self._blobs.put, big.raw)
-            limit = f"larger than the {config.max_message_mb} MB limit ({size} bytes)"
-            oversized.append((uid, size, sha256, limit))
         return _Fetched(batch, results, oversized)
 
     async def _store(self, fetched: _Fetched, folder: str) -> int:
