@@ -204,7 +204,11 @@ class EmailConnector:
         ready: asyncio.Queue[asyncio.Task[_Fetched] | None],
     ) -> None:
         """Fetch batch after batch from the server, each handed to the parse pool at once;
-        a slot is taken for each, and None says there are no more (or the server failed)."""
+        a slot is taken for each, and None says there are no more (or the server failed).
+
+        Everything that talks to the server runs here, oversized messages too,
+        so the connection is never used by two threads at once.
+        """
         try:
             while True:
                 await slots.acquire()
