@@ -406,8 +406,7 @@ CHECKPOINT_STEP = "checkpoint per batch (`do_save_checkpoint`)"
 IMAP_STEP = "IMAP: EXAMINE, SEARCH, size and body FETCHes (`next(batches)` in a thread)"
 OVERSIZED_STEP = "messages over the size limit, fetched alone (`_fetch_oversized`)"
 FETCH_WAIT = "waiting for room: the parse pool holds as many batches as it may"
-PARSE_STEP = "`normalise_batch`: a batch from hand-off to parsed, blobs durable"
-BLOB_SYNC_STEP = "of which `BlobStore.sync` (the batch's fsyncs, side by side, in threads)"
+PARSE_STEP = "`normalise_batch`: a batch from hand-off to parsed, its blobs durable"
 OUTSIDE_STEP = "outside the pipeline: checkpoint read, connect, LOGOUT"
 
 # (label, side, depth): a row at depth 1 is part of the row above it.
@@ -421,7 +420,6 @@ STEPS: tuple[tuple[str, str, int], ...] = (
     (OVERSIZED_STEP, FETCH_SIDE, 0),
     (FETCH_WAIT, FETCH_SIDE, 0),
     (PARSE_STEP, PARSE_SIDE, 0),
-    (BLOB_SYNC_STEP, PARSE_SIDE, 1),
     (OUTSIDE_STEP, OUTSIDE, 0),
 )
 
@@ -449,17 +447,6 @@ class _Clock:
         self.first_started.setdefault(label, started)
         self.first_seconds.setdefault(label, took)
 
-    def wrap_sync(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self._add(label, t)
-
-        return timed
-
     def wrap_async(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         async def timed(*args: Any, **kwargs: Any) -> Any:
@@ -482,8 +469,6 @@ def instrumented(clock: _Clock) -> Iterator[None]:
     this way: `normalise_batch` is, from the outside, and the workers' CPU is
     read from /proc (PoolClock).
     """
-    from inbox import blobs as blobs_module
-
     patches: list[tuple[Any, str, Any]] = []
 
     def patch(owner: Any, name: str, wrap: Callable[[Any], Any]) -> None:
@@ -513,7 +498,6 @@ def instrumented(clock: _Clock) -> Iterator[None]:
     patch(EmailConnector, "_fetch_oversized", lambda f: clock.wrap_async(OVERSIZED_STEP, f))
     patch(EmailConnector, "_store", lambda f: clock.wrap_async(STORE_STEP, f))
     patch(connector_module, "normalise_batch", lambda f: clock.wrap_async(PARSE_STEP, f))
-    patch(blobs_module.BlobStore, "sync", lambda f: clock.wrap_sync(BLOB_SYNC_STEP, f))
     patch(connector_module, "ingest_batch", lambda f: clock.wrap_async(INGEST_STEP, f))
     patch(connector_module, "do_save_checkpoint", lambda f: clock.wrap_async(CHECKPOINT_STEP, f))
     try:
@@ -547,7 +531,6 @@ def _pipeline(clock: _Clock, elapsed: float) -> tuple[dict[str, float], dict[str
         OVERSIZED_STEP: s[OVERSIZED_STEP],
         FETCH_WAIT: max(fetch - fetch_work, 0.0),
         PARSE_STEP: s[PARSE_STEP],
-        BLOB_SYNC_STEP: s[BLOB_SYNC_STEP],
         OUTSIDE_STEP: max(elapsed - take_all, 0.0),
     }
     # Once the first batch is in, the sides run at once: whichever the others wait for

@@ -398,9 +398,8 @@ def _costs(r: dict[str, Any], b: dict[str, Any], parse: float) -> str:
         f"parsing overlap: storing took {ms('ingest_batch'):.1f} ms per message in "
         f"`ingest_batch` ({b.get('sql_statements_per_message', '?')} SQL statements per "
         f"message, {_commits(b)}); parsing took {ms('normalise_batch'):.1f} ms per message from "
-        "hand-off to parsed in `normalise_batch`, batches side by side "
-        f"({ms('BlobStore.sync'):.1f} of it in "
-        f"`BlobStore.sync`), with {cpu.get('workers_ms_per_message', 0):.1f} ms of CPU per "
+        "hand-off to parsed and its blobs durable in `normalise_batch`, batches side by side, "
+        f"with {cpu.get('workers_ms_per_message', 0):.1f} ms of CPU per "
         f"message in {_workers(cpu.get('parse_workers', 0))}{alone}. " + _pace(b, short=True)
     )
 
@@ -506,15 +505,16 @@ def _where(r: dict[str, Any]) -> list[str]:
         "(held messages, then one `ingest_batch` transaction) and the checkpoint moves, the "
         "`_fetch_all` task pulls the next batches from the server (`next(batches)` in a "
         "thread) and hands each to `_parse` at once: `normalise_batch` parses it over the "
-        f"parse pool ({pool}; one per core, at most 8), then makes its blobs durable with one "
-        f"`BlobStore.sync`. Up to {p.get('ahead', 1)} batches are in the pool at once. The "
-        "sides overlap, so their steps don't add up to the wall time: the store loop's rows, "
-        "plus the part outside the pipeline, do, and so do the fetch side's; the parse rows "
-        "are batches side by side. The sides also share one event loop and one GIL in this "
-        "process, so a step's wall time includes waiting while another side's Python runs. "
-        "What the parse workers do inside `normalise_batch` (`to_inbound`: blob writes, "
-        "`parse_email`, the sender) runs in other processes and is not timed step by step; "
-        "their CPU is read from /proc.",
+        f"parse pool ({pool}; one per core, at most 8); each worker makes the blobs it "
+        "wrote durable with one `BlobStore.sync` before it hands its part back. Up to "
+        f"{p.get('ahead', 1)} batches are in the pool at once. The sides overlap, so their "
+        "steps don't add up to the wall time: the store loop's rows, plus the part outside "
+        "the pipeline, do, and so do the fetch side's; the parse rows are batches side by "
+        "side. The sides also share one event loop and one GIL in this process, so a step's "
+        "wall time includes waiting while another side's Python runs. What the parse "
+        "workers do inside `normalise_batch` (`to_inbound`: blob writes, `parse_email`, the "
+        "sender; then the blobs' fsyncs) runs in other processes and is not timed step by "
+        "step; their CPU is read from /proc.",
         "",
         "| Step | ms per message | Share of wall time |",
         "|---|---:|---:|",
@@ -552,7 +552,7 @@ def _where(r: dict[str, Any]) -> list[str]:
             + (
                 f" The app's `parse_email` alone, in one process, takes "
                 f"{1000 / app_parser:.1f} ms per message (Throughput); a worker also writes "
-                "each message's blobs and names its sender."
+                "each message's blobs, fsyncs them and names its sender."
                 if app_parser
                 else ""
             ),

@@ -7,9 +7,10 @@ backfill) is split over a pool of them while the connector stores the batch
 before it; a small one (what IDLE just announced) is parsed in a thread,
 because the hop to another process would cost more than it saves.
 
-The workers write the blobs without fsync; `normalise_batch` makes them all
-durable at once before it returns, so rows naming them are only ever
-committed after.
+Each worker writes its part's blobs without fsync, then makes them all
+durable at once (their fsyncs side by side) before it hands the part back, so
+rows naming them are only ever committed after. There, not in the process
+that stores: that process sets the pace of a sync, the workers wait on it.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def normalise_all(
     secret: str,
     max_bytes: int,
 ) -> list[Result]:
-    """`to_inbound` for each message, blobs not yet durable. Runs in a pool worker."""
+    """`to_inbound` for each message, blobs durable. Runs in a pool worker."""
     results: list[Result] = []
     for raw, internal_date in mails:
         try:
@@ -92,6 +93,7 @@ def normalise_all(
             # A parser bug must cost one message (held, with its bytes), never the mailbox.
             result = Rejected(f"could not be read: {exc!r}"[:500], blobs.put(raw), len(raw))
         results.append(result)
+    blobs.sync(d for r in results for d in blob_digests(r))
     return results
 
 
@@ -131,5 +133,4 @@ async def normalise_batch(
             _give_up_pool()
     if results is None:
         results = await asyncio.to_thread(normalise_all, inbox_id, mails, blobs, secret, max_bytes)
-    await asyncio.to_thread(blobs.sync, [d for r in results for d in blob_digests(r)])
     return results
