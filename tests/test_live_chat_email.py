@@ -15,8 +15,13 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from inbox.access import visible_inbox_ids
-from inbox.actions.live_chat import do_create_chat_inbox
+from inbox.actions.live_chat import (
+    do_create_chat_inbox,
+    do_leave_follow_up_email,
+    do_start_visitor,
+)
 from inbox.actions.messages import do_post_reply
+from inbox.channels.base import InboundMessage
 from inbox.channels.email.normalise import to_inbound
 from inbox.channels.email.smtp_send import SmtpSettings
 from inbox.channels.email.tokens import message_id_for
@@ -31,9 +36,10 @@ from tests.conftest import World
 from tests.helpers import inbound
 from tests.live import serve
 from tests.smtp_server import Recorder
+from tests.test_email_bounce import postfix_dsn
 from tests.test_email_threading import details
 from tests.test_live_ui import signed_in
-from tests.test_outbound_mail import send_through, set_up_email
+from tests.test_outbound_mail import delivery_of, send_through, set_up_email
 
 
 @pytest.fixture
@@ -176,3 +182,37 @@ async def test_the_emailed_answer_is_seen_by_whoever_sees_the_chat(
         ("Also: gift wrap?", "email"),
     ]
     assert metrics.conversations == 1
+
+
+async def test_a_bounced_follow_up_marks_the_chat_reply_failed(
+    rt: Runtime, world: World, smtp: tuple[Recorder, SmtpSettings]
+) -> None:
+    # The follow-up goes out from the email inbox, so its bounce comes back
+    # there; the reply it returns is the chat's, and the chat's agent must see
+    # that the customer never got it by email.
+    recorder, server = smtp
+    await set_up_email(rt, world)
+    chat = await chat_inbox(rt, world, email_inbox_id=world.email_inbox.id)
+    started = await do_start_visitor(rt, chat.inbox.id, display_name="Maria")
+    first = await ingest(
+        rt, inbound(chat.inbox.id, chat_id=started.visitor.public_id, text="Where is it?")
+    )
+    await do_leave_follow_up_email(rt, started.visitor.id, "maria@example.test")
+    reply = await do_post_reply(rt, world.ana, first.message.conversation_id, "Shipped today.")
+    assert await send_through(rt, world, server) == 1
+    sent = recorder.received[-1].content
+    assert isinstance(sent, bytes)
+    assert await delivery_of(rt, reply.id) == (Delivery.SENT, None)
+
+    report = to_inbound(
+        world.email_inbox.id,
+        postfix_dsn(sent, report_id="<dsn-chat@mx.shop.test>", to="support@shop.test"),
+        blobs=rt.blobs,
+        secret=rt.settings.secret_key,
+        max_bytes=10 * 2**20,
+    )
+    assert isinstance(report, InboundMessage)
+    await ingest(rt, report)
+    delivery, reason = await delivery_of(rt, reply.id)
+    assert delivery is Delivery.FAILED
+    assert reason is not None and "User unknown" in reason

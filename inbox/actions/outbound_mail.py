@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inbox.channels.chat.settings import chat_inboxes_following_up_by
 from inbox.channels.email.compose import compose_reply
 from inbox.channels.email.parse import Bounce
 from inbox.channels.email.settings import EmailConfig, email_config
@@ -94,17 +95,20 @@ async def mark_email_bounced(tx: Transaction, report: Message, bounce: Bounce) -
 
     Only an email this inbox queued under exactly the reported Message-ID is
     marked, so a report arriving in one inbox never touches another's mail,
-    and an id we never sent marks nothing. A delay is no failure; a message
-    already failed keeps its first reason. True when a message was marked.
+    and an id we never sent marks nothing. That email is a reply in one of
+    this inbox's conversations, or in a live chat's whose email follow-up
+    this inbox sends. A delay is no failure; a message already failed keeps
+    its first reason. True when a message was marked.
     """
     if not bounce.failed:
         return False
+    homes = {report.inbox_id, *await chat_inboxes_following_up_by(tx.session, report.inbox_id)}
     found = (
         await tx.session.execute(
             select(Message, OutboundEmail)
             .join(OutboundEmail, OutboundEmail.message_id == Message.id)
             .where(
-                Message.inbox_id == report.inbox_id,
+                Message.inbox_id.in_(sorted(homes)),
                 Message.external_id == bounce.original_message_id,
                 OutboundEmail.inbox_id == report.inbox_id,
             )
