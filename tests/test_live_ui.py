@@ -25,6 +25,7 @@ from inbox.actions.agents import do_deactivate_agent
 from inbox.actions.conversations import do_claim_conversation
 from inbox.actions.customers import do_add_customer_note
 from inbox.actions.housekeeping import do_prune_outbox
+from inbox.actions.inboxes import do_set_inbox_active
 from inbox.actions.messages import do_post_note
 from inbox.channels.ingest import ingest
 from inbox.events import Audience, InboxAccessChanged, Published
@@ -555,3 +556,25 @@ async def test_a_password_change_ends_the_agents_pages_at_the_next_heartbeat(
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
         # Ben's session is untouched: his idle page just hears the heartbeat.
         assert oob(await ben_ws.recv()) == []
+
+
+async def test_deactivating_an_inbox_redraws_an_open_composer_of_it(
+    base_url: str, rt: Runtime, world: World
+) -> None:
+    # The agent typing a reply learns at once that it can't go out, and when it can again.
+    first = await ingest(rt, inbound(world.chat_inbox.id, chat_id="v-off", text="Still there?"))
+    url = f"/conversations/{first.message.conversation_id}"
+    async with signed_in(base_url, "ana") as ana, ana.watch(url) as ws:
+        await do_set_inbox_active(rt, world.admin, world.chat_inbox.id, False)
+        batch = await recv(ws)
+        assert 'data-state="stale"' in batch
+        notice = re.search(r'<p id="composer-inactive"[^>]*>([^<]*)</p>', batch)
+        assert notice is not None and "deactivated" in notice.group(1)
+        send = re.search(r'<button id="send-reply"[^>]*>', batch)
+        assert send is not None and "hx-swap-oob" in send.group(0) and "disabled" in send.group(0)
+
+        await do_set_inbox_active(rt, world.admin, world.chat_inbox.id, True)
+        batch = await recv(ws)
+        assert "composer-inactive" not in batch
+        send = re.search(r'<button id="send-reply"[^>]*>', batch)
+        assert send is not None and "disabled" not in send.group(0)

@@ -40,7 +40,7 @@ from inbox.events import InboxAccessChanged, Published
 from inbox.models import Agent
 from inbox.realtime.feed import Resync, open_feed
 from inbox.realtime.page_context import BoardContext, parse_page, resolve_page
-from inbox.realtime.page_updates import Viewer, page_updates
+from inbox.realtime.page_updates import Viewer, composer_after_inbox_change, page_updates
 from inbox.realtime.presence import PresenceChange
 from inbox.realtime.presence_updates import presence_updates
 from inbox.realtime.render import Renderer, seq_marker
@@ -139,7 +139,10 @@ async def _push(
             async with rt.read_sessions() as db:
                 viewer.inbox_ids = frozenset(await visible_inbox_ids(db, viewer.agent))
                 presence.moved(await whereabouts(db, viewer.agent, viewer.page))
-            parts = [await renderer.stale_html()]
+            parts = [
+                await renderer.stale_html(),
+                *await composer_after_inbox_change(published, event.inbox_id, viewer, renderer),
+            ]
         else:
             parts = await page_updates(published, viewer, renderer)
     except Exception:

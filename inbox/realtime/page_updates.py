@@ -95,6 +95,21 @@ async def page_updates(published: Published, viewer: Viewer, renderer: Renderer)
     return await _customer_updates(published, viewer, page.customer_id, None, renderer)
 
 
+async def composer_after_inbox_change(
+    published: Published, inbox_id: int, viewer: Viewer, renderer: Renderer
+) -> list[str]:
+    """An inbox changed (deactivated, reactivated, its access): a page showing one of
+    its conversations redraws what a reply may be, so a deactivated inbox's composer
+    says so and disables Send at once, not after the agent's next reload."""
+    page = viewer.page
+    if not isinstance(page, ConversationContext) or inbox_id not in viewer.inbox_ids:
+        return []
+    row = await renderer.row(published.seq, page.conversation_id)
+    if row is None or row.conversation.inbox_id != inbox_id:
+        return []
+    return [await renderer.composer_state_html(published.seq, row, viewer.agent)]
+
+
 async def _merge_updates(
     event: CustomerMerged | CustomerUnmerged, seq: int, viewer: Viewer, renderer: Renderer
 ) -> list[str]:
