@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 # UIDs listed in one FETCH. Servers cap a command line (Dovecot at 64 KiB), and
 # a first sync of a big folder has tens of thousands of new UIDs to size up.
 _MAX_UIDS_PER_FETCH = 5000
+# UIDs whose sizes one FETCH asks for ahead of their batches (see `_plan`).
+_SIZE_WINDOW = 1000
 # Untagged responses during IDLE that mean new mail. Flag changes (FETCH) and
 # EXPUNGE can't bring anything to sync, and waking for them would make every
 # message a human reads in their own mail client cost a poll.
@@ -109,6 +111,8 @@ class _Chunk:
     """One planned batch: the UIDs to fetch, and the highest UID it covers."""
 
     uids: list[int] = field(default_factory=list)
+    # The size and INTERNALDATE of each UID to fetch.
+    meta: dict[int, dict[bytes, Any]] = field(default_factory=dict)
     oversized: list[tuple[int, int]] = field(default_factory=list)
     nbytes: int = 0
     last_uid: int = 0
@@ -258,12 +262,9 @@ class MailboxSync:
             self._synced = (uidvalidity, max(uidnext or 0, start + 1))
             return
 
-        meta = self._sizes_and_dates(uids)
-        chunks = list(self._plan(uids, meta))
-        for i, chunk in enumerate(chunks):
-            is_last = i == len(chunks) - 1
+        for i, (chunk, is_last) in enumerate(_marking_last(self._plan(uids))):
             yield Batch(
-                mails=tuple(self._bodies(chunk.uids, meta)),
+                mails=tuple(self._bodies(chunk)),
                 state=MailboxState(uidvalidity, chunk.last_uid, modseq if is_last else None),
                 oversized=tuple(chunk.oversized),
                 reset=reset and i == 0,
@@ -282,12 +283,11 @@ class MailboxSync:
             uids = sorted(self._client.search(["SINCE", since]))
         if not uids:
             return 0, iter(())
-        meta = self._sizes_and_dates(uids)
 
         def batches() -> Iterator[Batch]:
-            for chunk in self._plan(uids, meta):
+            for chunk in self._plan(uids):
                 yield Batch(
-                    mails=tuple(self._bodies(chunk.uids, meta)),
+                    mails=tuple(self._bodies(chunk)),
                     state=MailboxState(uidvalidity, chunk.last_uid, None),
                     oversized=tuple(chunk.oversized),
                 )
@@ -378,39 +378,49 @@ class MailboxSync:
                 meta.update(self._client.fetch(chunk, ["RFC822.SIZE", "INTERNALDATE"]))
         return meta
 
-    def _plan(self, uids: list[int], meta: dict[int, dict[bytes, Any]]) -> Iterator[_Chunk]:
+    def _plan(self, uids: list[int]) -> Iterator[_Chunk]:
         """Split the new UIDs into batches bounded by count and bytes.
 
-        A UID missing from `meta` was expunged since the SEARCH: it is covered
-        (the checkpoint passes it) but there is nothing to fetch.
+        Sizes are asked for a window of UIDs at a time, as the batches get
+        there: asked for all at once, a big first sync waited seconds for them
+        before its first batch, with the parse workers idle.
+
+        A UID the server no longer lists was expunged since the SEARCH: it is
+        covered (the checkpoint passes it) but there is nothing to fetch.
         """
         chunk = _Chunk()
-        for uid in uids:
-            if uid in meta:
-                size = int(meta[uid][b"RFC822.SIZE"])
-                if size > self.max_message_bytes:
-                    log.info("message UID %s is %s bytes, over the limit: not fetched", uid, size)
-                    chunk.oversized.append((uid, size))
-                else:
-                    full = len(chunk.uids) >= self.batch_messages
-                    if chunk.uids and (full or chunk.nbytes + size > self.batch_bytes):
-                        yield chunk
-                        chunk = _Chunk()
-                    chunk.uids.append(uid)
-                    chunk.nbytes += size
-            chunk.last_uid = uid
+        for start in range(0, len(uids), _SIZE_WINDOW):
+            window = uids[start : start + _SIZE_WINDOW]
+            meta = self._sizes_and_dates(window)
+            for uid in window:
+                if uid in meta:
+                    size = int(meta[uid][b"RFC822.SIZE"])
+                    if size > self.max_message_bytes:
+                        log.info(
+                            "message UID %s is %s bytes, over the limit: not fetched", uid, size
+                        )
+                        chunk.oversized.append((uid, size))
+                    else:
+                        full = len(chunk.uids) >= self.batch_messages
+                        if chunk.uids and (full or chunk.nbytes + size > self.batch_bytes):
+                            yield chunk
+                            chunk = _Chunk()
+                        chunk.uids.append(uid)
+                        chunk.meta[uid] = meta[uid]
+                        chunk.nbytes += size
+                chunk.last_uid = uid
         yield chunk
 
-    def _bodies(self, uids: list[int], meta: dict[int, dict[bytes, Any]]) -> Iterator[FetchedMail]:
-        if not uids:
+    def _bodies(self, chunk: _Chunk) -> Iterator[FetchedMail]:
+        if not chunk.uids:
             return
         with self._errors("fetch"):
-            response = self._client.fetch(uids, ["BODY.PEEK[]"])
-        for uid in uids:
+            response = self._client.fetch(chunk.uids, ["BODY.PEEK[]"])
+        for uid in chunk.uids:
             raw = response.get(uid, {}).get(b"BODY[]")
             # None: expunged after the size FETCH (Dovecot answers BODY[] NIL).
             if raw is not None:
-                info = meta[uid]
+                info = chunk.meta[uid]
                 yield FetchedMail(
                     uid, bytes(raw), int(info[b"RFC822.SIZE"]), _utc(info.get(b"INTERNALDATE"))
                 )
@@ -437,6 +447,15 @@ class MailboxSync:
             if leaked:
                 text = text.replace(s.password, "***")
             raise ImapError(text) from (None if leaked else exc)
+
+
+def _marking_last(items: Iterator[_Chunk]) -> Iterator[tuple[_Chunk, bool]]:
+    """Each item, and whether it is the last (known by planning one ahead)."""
+    current = next(items, None)
+    while current is not None:
+        following = next(items, None)
+        yield current, following is None
+        current = following
 
 
 def _announces_new_mail(responses: list[tuple[Any, ...]]) -> bool:
