@@ -183,6 +183,44 @@ def test_many_new_uids_are_sized_in_several_fetches(
     ]
 
 
+def test_sizes_are_asked_for_window_by_window_as_the_batches_get_there(
+    account: Account, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Scaled down from 1000 UIDs a window to 3: the first batch goes out after
+    # one window's sizes, not after all of them; a message deleted before its
+    # window is sized is passed over, never fetched.
+    monkeypatch.setattr(imap_sync, "_SIZE_WINDOW", 3)
+    account.deliver(*(mail(n) for n in range(1, 11)))
+    with account.sync(batch_messages=2) as sync:
+        batches = sync.batches(MailboxState())
+        with wire(caplog) as until_first:
+            first = next(batches)
+        with account.human() as human:
+            human.select_folder("INBOX")
+            human.delete_messages([9])
+            human.expunge()
+        with wire(caplog) as after_first:
+            rest = list(batches)
+    commands = until_first + after_first
+    assert [m.uid for m in first.mails] == [1, 2]
+    # The first batch waited only for the windows that plan it and the next
+    # batch (planned one ahead, to know which batch is the last), not for all.
+    assert [c for c in until_first if c.startswith("FETCH")] == [
+        "FETCH 1,2,3 (RFC822.SIZE INTERNALDATE)",
+        "FETCH 4,5,6 (RFC822.SIZE INTERNALDATE)",
+        "FETCH 1,2 (BODY.PEEK[])",
+    ]
+    assert uids([first, *rest]) == [1, 2, 3, 4, 5, 6, 7, 8, 10]
+    assert rest[-1].state.last_uid == 10
+    sizing = [c for c in commands if c.endswith("(RFC822.SIZE INTERNALDATE)")]
+    assert sizing == [
+        "FETCH 1,2,3 (RFC822.SIZE INTERNALDATE)",
+        "FETCH 4,5,6 (RFC822.SIZE INTERNALDATE)",
+        "FETCH 7,8,9 (RFC822.SIZE INTERNALDATE)",
+        "FETCH 10 (RFC822.SIZE INTERNALDATE)",
+    ]
+
+
 def test_resume_fetches_only_newer_mail(account: Account, caplog: pytest.LogCaptureFixture) -> None:
     account.deliver(mail(1), mail(2), mail(3))
     with account.sync() as sync:
