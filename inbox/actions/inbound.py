@@ -234,7 +234,7 @@ class _Batch:
             )
             self._owners[id(conv)] = customer
             self._opened[(id(customer), inbound.inbox_id)] = conv
-        spot = Placed(inbound, conv, customer, rule, opens)
+        spot = Placed(inbound, conv, customer, rule, opens, text, now)
         # Set as stored values, not as changes: `write_rows` writes every moved
         # conversation in one UPDATE, so the ORM has nothing to flush for them.
         if now >= conv.last_activity_at:

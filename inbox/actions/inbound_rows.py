@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, update
@@ -30,7 +31,6 @@ from inbox.profiles.identities import SenderResolver
 from inbox.sanitize import safe_html
 
 from .media import media_rows
-from .messages import message_time
 from .transaction import insert_in_order
 
 _CUSTOMERS = cast(Table, Customer.__table__)
@@ -91,6 +91,10 @@ class Placed:
     customer: Customer | None  # None: the thread's customer (conversation.customer_id)
     rule: ThreadRule | None  # email only
     opens_conversation: bool
+    # The message's text without NULs, and when it counts as written: decided
+    # once, so the conversation's last activity is exactly the message's time.
+    text: str
+    created_at: datetime
     # (previous status, version) when the message reopens its conversation.
     reopened: tuple[Status, int] | None = None
     message: Message | None = None
@@ -144,10 +148,10 @@ async def write_rows(
                 "customer_id": spot.customer_id,
                 "inbox_id": spot.inbound.inbox_id,
                 "direction": Direction.INBOUND,
-                "text": without_nul(spot.inbound.text),
+                "text": spot.text,
                 "html": safe_html(spot.inbound.html) if spot.inbound.html else None,
                 "external_id": spot.inbound.external_id,
-                "created_at": message_time(spot.inbound.received_at),
+                "created_at": spot.created_at,
                 "received_at": spot.inbound.received_at,
             }
             for spot in placed
