@@ -22,6 +22,7 @@ from tests.chat_support import chat_inbox
 from tests.conftest import PASSWORD, World
 from tests.live import serve
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, require_chromium
+from tests.test_browser_live import live, watch_socket
 
 XSS = '<img src=x onerror="window.__xss = 1">'
 
@@ -64,6 +65,7 @@ async def test_a_visitor_and_an_agent_chat_live_in_real_browsers(
             agent = await (await browser.new_context()).new_page()
             agent.set_default_timeout(6000)
             agent.on("pageerror", lambda exc: problems.append(f"agent: {exc}"))
+            await watch_socket(agent)
             await agent.goto(f"{app_url}/login")
             await agent.get_by_label("Email").fill("ana@example.test")
             await agent.get_by_label("Password").fill(PASSWORD)
@@ -107,6 +109,9 @@ async def _scenario(agent: Page, visitor: Page) -> None:
     await expect(agent.locator("#timeline-items")).to_contain_text(
         "Hello, where is my <b>parcel</b>?"
     )
+    # Typing is sent to the agents on the chat's page as it happens, never
+    # replayed: Ana's page must be connected before Maria types.
+    await live(agent)
 
     # Typing, both ways.
     await box.fill("One more thing")
