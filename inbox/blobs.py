@@ -1,8 +1,12 @@
 """A content-addressed file store for raw emails and attachments.
 
-A blob is named by the SHA-256 of its bytes and lives at
-``root/ab/cd/abcd...`` (the first two pairs of hex digits as directories, so
-no directory grows huge). Consequences:
+A blob is named by the SHA-256 of its bytes and lives at ``root/ab/abcd...``
+(its first two hex digits name the directory). Consequences:
+
+* 256 directories, made once. Stores written before this layout have their
+  blobs at ``root/ab/cd/abcd...``; those are still found there. The second
+  level was dropped because nearly every new blob made a new directory for
+  itself, and making a directory cost ten times as much as writing the blob.
 
 * Storing the same bytes twice stores them once; an existing blob is never
   rewritten.
@@ -16,8 +20,8 @@ no directory grows huge). Consequences:
 * Blob files are created 0600, like any private data of the service.
 * A caller storing many blobs at once (an email sync's batch) may put them
   with ``durable=False`` and make them all durable with one `sync` call
-  before it commits rows that name them: the fsyncs then run side by side
-  instead of one after another.
+  before it commits rows that name them: the fsyncs then run side by side,
+  and each directory is fsynced once for all of its new blobs.
 
 Synchronous on purpose: small blobs cost less than a thread hop; callers move
 big ones off the event loop with ``asyncio.to_thread``. Nothing is deleted
@@ -27,6 +31,7 @@ here; collecting unreferenced blobs is the database's decision.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -49,10 +54,10 @@ class BlobStore:
         self._tmp = os.path.join(self._root, "tmp")
 
     def path(self, sha256: str) -> Path:
-        """Where the blob lives (whether or not it exists); ValueError for a bad name."""
+        """The blob's file, or where it would be put; ValueError for a bad name."""
         if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
             raise ValueError("a blob name is 64 lower-case hex digits")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return Path(self._existing(sha256) or self._final(sha256))
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
@@ -78,8 +83,8 @@ class BlobStore:
         digest = hashlib.sha256(data).hexdigest()
         # Plain string paths, not pathlib: an email sync stores a blob or two
         # per message, and on that path Path's own work showed in profiles.
-        final = self._final(digest)
-        if not os.path.isfile(final):
+        if not self._existing(digest):
+            final = self._final(digest)
             tmp = self._temporary()
             try:
                 with os.fdopen(tmp.fd, "wb") as out:
@@ -98,11 +103,13 @@ class BlobStore:
         paths = [self.path(d) for d in dict.fromkeys(digests)]
         if not paths:
             return
-        directories = list(dict.fromkeys(p.parent for p in paths))
-        # Side by side: the file system commits concurrent fsyncs together.
-        with ThreadPoolExecutor(max_workers=min(16, len(paths))) as pool:
-            list(pool.map(_fsync_path, paths))
-            list(pool.map(_fsync_path, directories))
+        # The root too: it holds the entry of any directory `put` made for them.
+        directories = dict.fromkeys([*(p.parent for p in paths), self.root])
+        # Side by side, so a journaling file system commits them together: one
+        # after another, each could wait for a flush of the disk of its own.
+        fsyncs = _fsync_threads()
+        list(fsyncs.map(_fsync_path, paths))
+        list(fsyncs.map(_fsync_path, directories))
 
     def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, int]:
         """Store a stream in bounded memory (one chunk at a time); returns (sha256, size)."""
@@ -121,11 +128,22 @@ class BlobStore:
             tmp.discard()
             raise
         digest = hasher.hexdigest()
-        self._install(tmp, self._final(digest), durable=True)
+        if self._existing(digest):
+            tmp.discard()
+        else:
+            self._install(tmp, self._final(digest), durable=True)
         return digest, size
 
     def _final(self, digest: str) -> str:
-        return os.path.join(self._root, digest[:2], digest[2:4], digest)
+        return os.path.join(self._root, digest[:2], digest)
+
+    def _existing(self, digest: str) -> str | None:
+        """The blob's file, in this layout or the one before it; None when not stored."""
+        final = self._final(digest)
+        if os.path.isfile(final):
+            return final
+        legacy = os.path.join(self._root, digest[:2], digest[2:4], digest)
+        return legacy if os.path.isfile(legacy) else None
 
     def _temporary(self) -> _Temporary:
         """A new, empty temporary file beside the blobs (same file system, for the rename)."""
@@ -138,20 +156,25 @@ class BlobStore:
 
     def _install(self, tmp: _Temporary, final: str, durable: bool) -> None:
         """Rename the written temporary file into place; a blob already there is kept."""
+        directory = os.path.dirname(final)
+        made_directory = False
         try:
             if os.path.isfile(final):
                 tmp.discard()
                 return
             try:
                 os.replace(tmp.name, final)
-            except FileNotFoundError:  # the blob's directories are new
-                os.makedirs(os.path.dirname(final), exist_ok=True)
+            except FileNotFoundError:  # the blob's directory is new
+                os.makedirs(directory, exist_ok=True)
+                made_directory = True
                 os.replace(tmp.name, final)
         except BaseException:
             tmp.discard()
             raise
         if durable:
-            _fsync_path(os.path.dirname(final))
+            _fsync_path(directory)
+            if made_directory:
+                _fsync_path(self._root)
 
 
 @dataclass(frozen=True)
@@ -162,6 +185,13 @@ class _Temporary:
     def discard(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.name)
+
+
+@functools.cache
+def _fsync_threads() -> ThreadPoolExecutor:
+    """Threads kept for the process: starting a pool for each `sync` cost more CPU
+    than its fsyncs."""
+    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="blob-fsync")
 
 
 def _fsync_path(path: Path | str) -> None:

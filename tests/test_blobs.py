@@ -27,15 +27,32 @@ def leftovers(root: Path) -> list[Path]:
     return [p for p in (root / "tmp").glob("*")] if (root / "tmp").exists() else []
 
 
-def test_put_stores_by_sha256_in_a_two_level_layout(tmp_path: Path) -> None:
+def test_put_stores_by_sha256_in_one_of_256_directories(tmp_path: Path) -> None:
     store = BlobStore(tmp_path)
     data = b"Subject: hello\r\n\r\nbody\r\n"
     digest = store.put(data)
     assert digest == hashlib.sha256(data).hexdigest()
-    assert store.path(digest) == tmp_path / digest[:2] / digest[2:4] / digest
+    assert store.path(digest) == tmp_path / digest[:2] / digest
     assert store.exists(digest)
     with store.open(digest) as blob:
         assert blob.read() == data
+
+
+def test_blobs_stored_in_the_earlier_two_level_layout_are_still_found(tmp_path: Path) -> None:
+    data = b"an attachment stored by an earlier version"
+    digest = hashlib.sha256(data).hexdigest()
+    legacy = tmp_path / digest[:2] / digest[2:4] / digest
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(data)
+    store = BlobStore(tmp_path)
+    assert store.exists(digest)
+    assert store.path(digest) == legacy
+    assert store.read(digest) == data
+    # Storing the same bytes again finds it there and writes no second copy.
+    assert store.put(data) == digest
+    assert store.put_stream([data]) == (digest, len(data))
+    assert stored_blobs(tmp_path) == [legacy]
+    assert leftovers(tmp_path) == []
 
 
 def test_same_bytes_are_stored_once_and_never_rewritten(tmp_path: Path) -> None:

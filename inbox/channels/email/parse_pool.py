@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from multiprocessing.context import BaseContext
 
 from inbox.blobs import BlobStore
 from inbox.channels.base import InboundMessage
@@ -54,10 +55,16 @@ def _get_pool() -> ProcessPoolExecutor:
     if _pool is None:
         # Not fork: the worker process has threads (asyncio's), and a forked
         # child could inherit a lock some thread held.
-        method = (
-            "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        )
-        _pool = ProcessPoolExecutor(_workers(), mp_context=multiprocessing.get_context(method))
+        context: BaseContext
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            forkserver = multiprocessing.get_context("forkserver")
+            # The server imports the parser once and forks workers that have it:
+            # each worker importing it for itself cost half a second of CPU.
+            forkserver.set_forkserver_preload([__name__])
+            context = forkserver
+        else:
+            context = multiprocessing.get_context("spawn")
+        _pool = ProcessPoolExecutor(_workers(), mp_context=context)
     return _pool
 
 
