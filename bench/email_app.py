@@ -197,7 +197,7 @@ async def _progress(app: App, total: int, started: float, points: list[tuple[flo
 
 def _halves(points: list[tuple[float, int]], stored: int, elapsed: float) -> dict[str, float]:
     """The rate over the first and the second half of the messages: does it drift as the
-    database grows? From the progress samples (a checkpoint per batch of 100)."""
+    database grows? From the progress samples (a checkpoint per batch)."""
     half = next(((t, n) for t, n in points if n >= stored / 2), None)
     if half is None or half[0] <= 0 or elapsed <= half[0]:
         return {}

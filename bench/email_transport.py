@@ -18,10 +18,10 @@ from typing import Any
 
 from bench.email_common import PASSWORD, Endpoint, Ticker, login, summary_ms
 from bench.email_corpus import Generator, as_crlf
-from inbox.channels.email.imap_sync import ImapSettings, MailboxState, MailboxSync
+from inbox.channels.email.imap_sync import BATCH_MESSAGES, ImapSettings, MailboxState, MailboxSync
 
 # MailboxSync's defaults, which EmailConnector keeps: the baselines batch alike.
-APP_BATCH_MESSAGES = MailboxSync.__init__.__kwdefaults__["batch_messages"]  # type: ignore[index]
+APP_BATCH_MESSAGES = BATCH_MESSAGES
 APP_BATCH_BYTES = MailboxSync.__init__.__kwdefaults__["batch_bytes"]  # type: ignore[index]
 # A UID list longer than this doesn't fit Dovecot's 64 KiB command line.
 _UIDS_PER_COMMAND = 5000
