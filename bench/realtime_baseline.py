@@ -195,7 +195,7 @@ class Fanout:
                     except Exception:
                         self.sockets.discard(ws)
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 def create_app(db: str, redis_url: str) -> Starlette:

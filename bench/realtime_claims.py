@@ -50,8 +50,8 @@ async def _judge_claims(
     clean, latencies, problems = 0, [], []
     statuses: dict[int, int] = defaultdict(int)
     for conversation_id, attempts in outcomes:
-        for a in attempts:
-            statuses[a.status] += 1
+        for attempt in attempts:
+            statuses[attempt.status] += 1
         winners = [a for a in attempts if a.status == 200]
         losers_told = all(a.status == 409 for a in attempts if a.status != 200)
         stored = await target.assignee(conversation_id)

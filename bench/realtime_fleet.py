@@ -93,7 +93,7 @@ class _Sockets:
             async for raw in ws:
                 # self.frames, not a local: collect() swaps the list out.
                 self.frames.append((index, clock(), raw))
-                if self.watch and self.watch in raw:  # type: ignore[operator]
+                if self.watch and self.watch in raw:
                     self.watched += 1
         except ConnectionClosed:
             pass

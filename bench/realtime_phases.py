@@ -13,7 +13,7 @@ import os
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,7 @@ class Meters:
 
 
 async def open_loop(
-    fire: Callable[[], Awaitable[Fired]], count: int, rate: float, time_limit: float
+    fire: Callable[[], Coroutine[Any, Any, Fired]], count: int, rate: float, time_limit: float
 ) -> list[Fired]:
     """`count` triggers at `rate` per second, not waiting for answers; stops at the limit."""
     start = time.perf_counter()
