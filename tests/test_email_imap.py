@@ -166,23 +166,6 @@ def test_batches_are_bounded_by_bytes_too(account: Account) -> None:
     assert all(sum(m.size for m in b.mails) <= 2500 for b in batches[:-1])
 
 
-def test_many_new_uids_are_sized_in_several_fetches(
-    account: Account, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Scaled down from 5000 UIDs (a command line Dovecot still accepts) to 4.
-    monkeypatch.setattr(imap_sync, "_MAX_UIDS_PER_FETCH", 4)
-    account.deliver(*(mail(n) for n in range(1, 11)))
-    with account.sync(batch_messages=4) as sync, wire(caplog) as commands:
-        batches = everything(sync, MailboxState())
-    assert uids(batches) == list(range(1, 11))
-    sizing = [c for c in commands if c.endswith("(RFC822.SIZE INTERNALDATE)")]
-    assert sizing == [
-        "FETCH 1,2,3,4 (RFC822.SIZE INTERNALDATE)",
-        "FETCH 5,6,7,8 (RFC822.SIZE INTERNALDATE)",
-        "FETCH 9,10 (RFC822.SIZE INTERNALDATE)",
-    ]
-
-
 def test_sizes_are_asked_for_window_by_window_as_the_batches_get_there(
     account: Account, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

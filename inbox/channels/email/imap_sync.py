@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 _MAX_UIDS_PER_FETCH = 5000
 # UIDs whose sizes one FETCH asks for ahead of their batches (see `_plan`).
 _SIZE_WINDOW = 1000
+assert _SIZE_WINDOW <= _MAX_UIDS_PER_FETCH
 # Untagged responses during IDLE that mean new mail. Flag changes (FETCH) and
 # EXPUNGE can't bring anything to sync, and waking for them would make every
 # message a human reads in their own mail client cost a poll.
@@ -386,12 +387,9 @@ class MailboxSync:
         )
 
     def _sizes_and_dates(self, uids: list[int]) -> dict[int, dict[bytes, Any]]:
-        meta: dict[int, dict[bytes, Any]] = {}
+        """One FETCH for a window of UIDs (`_SIZE_WINDOW` of them fit a command line)."""
         with self._errors("fetch sizes"):
-            for i in range(0, len(uids), _MAX_UIDS_PER_FETCH):
-                chunk = uids[i : i + _MAX_UIDS_PER_FETCH]
-                meta.update(self._client.fetch(chunk, ["RFC822.SIZE", "INTERNALDATE"]))
-        return meta
+            return dict(self._client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"]))
 
     def _plan(self, uids: list[int]) -> Iterator[_Chunk]:
         """Split the new UIDs into batches bounded by count and bytes.
