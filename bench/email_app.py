@@ -430,8 +430,8 @@ _TAKE_ALL, _FETCH = "_take_all", "_fetch_all"
 class _Clock:
     """Wall time spent inside wrapped functions, by label, and when each label first ran.
 
-    Calls of one label never overlap, except the parse pool's batches (and
-    their blob syncs), which may run side by side: their sum is batch-seconds.
+    Calls of one label never overlap, except the parse pool's batches, which
+    may run side by side: their sum is batch-seconds.
     """
 
     def __init__(self) -> None:

@@ -55,12 +55,12 @@ class BlobStore:
 
     def path(self, sha256: str) -> Path:
         """The blob's file, or where it would be put; ValueError for a bad name."""
-        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
-            raise ValueError("a blob name is 64 lower-case hex digits")
+        _check_name(sha256)
         return Path(self._existing(sha256) or self._final(sha256))
 
     def exists(self, sha256: str) -> bool:
-        return self.path(sha256).is_file()
+        _check_name(sha256)
+        return self._existing(sha256) is not None
 
     def open(self, sha256: str) -> BinaryIO:
         """The blob for reading; FileNotFoundError when it is not stored."""
@@ -185,6 +185,11 @@ class _Temporary:
     def discard(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.name)
+
+
+def _check_name(sha256: str) -> None:
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        raise ValueError("a blob name is 64 lower-case hex digits")
 
 
 @functools.cache

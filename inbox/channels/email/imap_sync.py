@@ -386,42 +386,42 @@ class MailboxSync:
             None if modseq is None else int(modseq),
         )
 
-    def _sizes_and_dates(self, uids: list[int]) -> dict[int, dict[bytes, Any]]:
-        """One FETCH for a window of UIDs (`_SIZE_WINDOW` of them fit a command line)."""
-        with self._errors("fetch sizes"):
-            return dict(self._client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"]))
+    def _sizes_and_dates(self, uids: list[int]) -> Iterator[tuple[int, dict[bytes, Any] | None]]:
+        """Each UID with its size and INTERNALDATE, None for one the server no longer lists.
+
+        Asked for a window of UIDs at a time, as the batches get there: asked
+        for all at once, a big first sync waited seconds for them before its
+        first batch, with the parse workers idle.
+        """
+        for start in range(0, len(uids), _SIZE_WINDOW):
+            window = uids[start : start + _SIZE_WINDOW]
+            with self._errors("fetch sizes"):
+                meta = self._client.fetch(window, ["RFC822.SIZE", "INTERNALDATE"])
+            for uid in window:
+                yield uid, meta.get(uid)
 
     def _plan(self, uids: list[int]) -> Iterator[_Chunk]:
         """Split the new UIDs into batches bounded by count and bytes.
-
-        Sizes are asked for a window of UIDs at a time, as the batches get
-        there: asked for all at once, a big first sync waited seconds for them
-        before its first batch, with the parse workers idle.
 
         A UID the server no longer lists was expunged since the SEARCH: it is
         covered (the checkpoint passes it) but there is nothing to fetch.
         """
         chunk = _Chunk()
-        for start in range(0, len(uids), _SIZE_WINDOW):
-            window = uids[start : start + _SIZE_WINDOW]
-            meta = self._sizes_and_dates(window)
-            for uid in window:
-                if uid in meta:
-                    size = int(meta[uid][b"RFC822.SIZE"])
-                    if size > self.max_message_bytes:
-                        log.info(
-                            "message UID %s is %s bytes, over the limit: not fetched", uid, size
-                        )
-                        chunk.oversized.append((uid, size))
-                    else:
-                        full = len(chunk.uids) >= self.batch_messages
-                        if chunk.uids and (full or chunk.nbytes + size > self.batch_bytes):
-                            yield chunk
-                            chunk = _Chunk()
-                        chunk.uids.append(uid)
-                        chunk.meta[uid] = meta[uid]
-                        chunk.nbytes += size
-                chunk.last_uid = uid
+        for uid, info in self._sizes_and_dates(uids):
+            if info is not None:
+                size = int(info[b"RFC822.SIZE"])
+                if size > self.max_message_bytes:
+                    log.info("message UID %s is %s bytes, over the limit: not fetched", uid, size)
+                    chunk.oversized.append((uid, size))
+                else:
+                    full = len(chunk.uids) >= self.batch_messages
+                    if chunk.uids and (full or chunk.nbytes + size > self.batch_bytes):
+                        yield chunk
+                        chunk = _Chunk()
+                    chunk.uids.append(uid)
+                    chunk.meta[uid] = info
+                    chunk.nbytes += size
+            chunk.last_uid = uid
         yield chunk
 
     def _bodies(self, chunk: _Chunk) -> Iterator[FetchedMail]:
