@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from inbox.actions.agents import do_create_agent, do_create_team
 from inbox.actions.inboxes import do_create_email_inbox
+from inbox.channels.email.imap_sync import BATCH_MESSAGES
 from inbox.channels.email.settings import EmailConfig, EmailSecrets
 from inbox.config import load_settings
 from inbox.models import Message, Role
@@ -28,7 +29,8 @@ from tests.redis_server import DIE_WITH_PARENT
 
 PASSWORD = "worker-mailbox-pw"
 USER = "inbox@shop.test"
-MESSAGES = 300
+# Five of the sync's batches (BATCH_MESSAGES each), so the kill lands mid-sync.
+MESSAGES = 5 * BATCH_MESSAGES
 
 
 @pytest.fixture
